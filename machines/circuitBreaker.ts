@@ -1,0 +1,311 @@
+/**
+ * The circuit breaker statechart: every state decision of a breaker is made here.
+ *
+ * Pure: no I/O, no clock reads, no randomness of its own. Time arrives on events (`at`) and the
+ * only timers are the machine's own `after` transitions, so `SimulatedClock` and fake timers drive
+ * it and `xstate/graph` can explore it. Guards, actions and delays are named in `setup()` so the
+ * inspector, the visualizer and counterexample paths read like the seed's prose.
+ *
+ * Seed mapping: `closed` = CLOSED, `open` = OPEN, `half_open` = HALF_OPEN; `isolated` is a manual
+ * OPEN with no automatic recovery until `RESET`.
+ */
+import { and, assign, setup } from 'xstate';
+import { growBackoff, jitteredDelay } from './backoff.js';
+import { type BreakerOptions, type BreakerPolicy, resolveBreakerPolicy } from './breakerOptions.js';
+
+export type BreakerState = 'closed' | 'open' | 'half_open' | 'isolated';
+
+export interface BreakerContext {
+  agentId: string;
+  policy: BreakerPolicy;
+  /**
+   * Bumped on every state change. An admitted call carries the generation it was admitted in; a
+   * result from an older generation never changes state.
+   */
+  generation: number;
+  /** Consecutive failures of the current closed period (the seed's `failure_count`). */
+  failureCount: number;
+  lastFailureAt: number | null;
+  lastFailureReason: string | null;
+  /** The current backoff level, before jitter (the seed's `backoff_seconds` × 1000). */
+  backoffMs: number;
+  /** The open period actually scheduled (backoff after jitter). */
+  probeDelayMs: number;
+  /** When the open circuit lets probes in. Kept because XState does not persist pending timers. */
+  nextProbeAt: number | null;
+  /** When the current half-open window started. */
+  halfOpenAt: number | null;
+  probesAdmitted: number;
+  probeSuccesses: number;
+  /** State of the jitter's pseudo-random generator. */
+  rngState: number;
+  /** When and why the last state change happened. */
+  changedAt: number;
+  changeReason: string;
+}
+
+export type BreakerEvent =
+  /** A call admitted in `generation` succeeded. */
+  | { type: 'SUCCESS'; generation: number; at: number }
+  /**
+   * A call admitted in `generation` failed. Under a rate trip policy the caller passes the sliding
+   * window's figures including this failure; `ejectionAllowed: false` (the supervisor's
+   * `maxEjectionPercent`) keeps the circuit closed.
+   */
+  | {
+      type: 'FAILURE';
+      generation: number;
+      at: number;
+      reason: string;
+      windowCalls?: number;
+      windowFailures?: number;
+      ejectionAllowed?: boolean;
+    }
+  /** A call asks for one of the half-open window's probe permits. */
+  | { type: 'PROBE'; at: number }
+  /** Force the circuit open with no automatic recovery. */
+  | { type: 'ISOLATE'; at: number }
+  /** Back to a fresh closed circuit, from any state. */
+  | { type: 'RESET'; at: number };
+
+export interface BreakerInput {
+  /** The agent's id. */
+  agentId: string;
+  options?: BreakerOptions;
+  /** The clock's time when the breaker is created. Default 0. */
+  now?: number;
+}
+
+export function initialBreakerContext(input: BreakerInput): BreakerContext {
+  const policy = resolveBreakerPolicy(input.options);
+  return {
+    agentId: input.agentId,
+    policy,
+    generation: 0,
+    failureCount: 0,
+    lastFailureAt: null,
+    lastFailureReason: null,
+    backoffMs: policy.backoff.initialMs,
+    probeDelayMs: policy.backoff.initialMs,
+    nextProbeAt: null,
+    halfOpenAt: null,
+    probesAdmitted: 0,
+    probeSuccesses: 0,
+    rngState: policy.jitterSeed,
+    changedAt: input.now ?? 0,
+    changeReason: 'created',
+  };
+}
+
+/** Open the circuit at `at` for the current backoff level (after jitter). */
+function openedAt(context: BreakerContext, at: number, reason: string): Partial<BreakerContext> {
+  const { delayMs, rngState } = jitteredDelay(
+    context.backoffMs,
+    context.probeDelayMs,
+    context.policy.backoff,
+    context.rngState,
+  );
+  return {
+    generation: context.generation + 1,
+    probeDelayMs: delayMs,
+    nextProbeAt: at + delayMs,
+    halfOpenAt: null,
+    probesAdmitted: 0,
+    probeSuccesses: 0,
+    rngState,
+    changedAt: at,
+    changeReason: reason,
+  };
+}
+
+export const circuitBreakerMachine = setup({
+  types: {
+    context: {} as BreakerContext,
+    events: {} as BreakerEvent,
+    input: {} as BreakerInput,
+  },
+  guards: {
+    /** The result belongs to a call admitted in the current generation. */
+    isCurrentGeneration: ({ context, event }) =>
+      (event.type === 'SUCCESS' || event.type === 'FAILURE') && event.generation === context.generation,
+    /** The trip policy says this failure opens the circuit. */
+    failureThresholdReached: ({ context, event }) => {
+      if (event.type !== 'FAILURE' || event.ejectionAllowed === false) return false;
+      const trip = context.policy.trip;
+      if (trip.kind === 'consecutive') return context.failureCount + 1 >= trip.threshold;
+      const calls = event.windowCalls ?? 0;
+      const failures = event.windowFailures ?? 0;
+      return calls >= trip.minimumCalls && failures >= trip.failureRate * calls;
+    },
+    /** The half-open window has a probe permit left. */
+    probeBudgetLeft: ({ context }) => context.probesAdmitted < context.policy.halfOpenMaxCalls,
+    /** An admitted probe has not reported yet. */
+    probeOutstanding: ({ context }) => context.probesAdmitted > context.probeSuccesses,
+    /** This success completes the window's probes. */
+    lastProbeNeeded: ({ context }) => context.probeSuccesses + 1 >= context.policy.halfOpenMaxCalls,
+  },
+  actions: {
+    recordFailure: assign(({ context, event }) => {
+      if (event.type !== 'FAILURE') return {};
+      return {
+        failureCount: context.failureCount + 1,
+        lastFailureAt: event.at,
+        lastFailureReason: event.reason,
+      };
+    }),
+    clearFailures: assign({ failureCount: 0 }),
+    openCircuit: assign(({ context, event }) => {
+      const at = 'at' in event ? event.at : context.changedAt;
+      const reason =
+        event.type === 'FAILURE'
+          ? context.policy.trip.kind === 'rate'
+            ? `failure rate reached: ${event.reason}`
+            : `failure threshold reached: ${event.reason}`
+          : event.type;
+      return openedAt(context, at, reason);
+    }),
+    reopenCircuit: assign(({ context, event }) => {
+      const at = event.type === 'FAILURE' ? event.at : context.changedAt;
+      const backoffMs = growBackoff(context.backoffMs, context.policy.backoff);
+      const reason = event.type === 'FAILURE' ? `probe failed: ${event.reason}` : 'probe timed out';
+      return { backoffMs, ...openedAt({ ...context, backoffMs }, at, reason) };
+    }),
+    reopenStuckProbe: assign(({ context }) => {
+      const at = (context.halfOpenAt ?? context.changedAt) + context.policy.halfOpenTimeoutMs;
+      const backoffMs = growBackoff(context.backoffMs, context.policy.backoff);
+      return {
+        backoffMs,
+        lastFailureAt: at,
+        lastFailureReason: 'probe timed out',
+        ...openedAt({ ...context, backoffMs }, at, 'probe timed out'),
+      };
+    }),
+    startHalfOpenWindow: assign(({ context }) => {
+      const at = context.nextProbeAt ?? context.changedAt;
+      return {
+        generation: context.generation + 1,
+        nextProbeAt: null,
+        halfOpenAt: at,
+        probesAdmitted: 0,
+        probeSuccesses: 0,
+        changedAt: at,
+        changeReason: 'backoff elapsed',
+      };
+    }),
+    restartHalfOpenWindow: assign(({ context }) => {
+      const at = (context.halfOpenAt ?? context.changedAt) + context.policy.halfOpenTimeoutMs;
+      return {
+        generation: context.generation + 1,
+        halfOpenAt: at,
+        probesAdmitted: 0,
+        probeSuccesses: 0,
+        changedAt: at,
+        changeReason: 'half-open window restarted',
+      };
+    }),
+    admitProbe: assign({ probesAdmitted: ({ context }) => context.probesAdmitted + 1 }),
+    countProbeSuccess: assign({ probeSuccesses: ({ context }) => context.probeSuccesses + 1 }),
+    closeCircuit: assign(({ context, event }) => ({
+      generation: context.generation + 1,
+      failureCount: 0,
+      backoffMs: context.policy.backoff.initialMs,
+      probeDelayMs: context.policy.backoff.initialMs,
+      nextProbeAt: null,
+      halfOpenAt: null,
+      probesAdmitted: 0,
+      probeSuccesses: 0,
+      changedAt: 'at' in event ? event.at : context.changedAt,
+      changeReason: 'probes succeeded',
+    })),
+    isolateCircuit: assign(({ context, event }) => ({
+      generation: context.generation + 1,
+      nextProbeAt: null,
+      halfOpenAt: null,
+      probesAdmitted: 0,
+      probeSuccesses: 0,
+      changedAt: 'at' in event ? event.at : context.changedAt,
+      changeReason: 'isolated',
+    })),
+    resetCircuit: assign(({ context, event }) => ({
+      generation: context.generation + 1,
+      failureCount: 0,
+      backoffMs: context.policy.backoff.initialMs,
+      probeDelayMs: context.policy.backoff.initialMs,
+      nextProbeAt: null,
+      halfOpenAt: null,
+      probesAdmitted: 0,
+      probeSuccesses: 0,
+      changedAt: 'at' in event ? event.at : context.changedAt,
+      changeReason: 'reset',
+    })),
+  },
+  delays: {
+    /** The open period: the backoff level after jitter. */
+    backoff: ({ context }) => context.probeDelayMs,
+    /** The longest a half-open window may wait for its probes. */
+    halfOpenTimeout: ({ context }) => context.policy.halfOpenTimeoutMs,
+  },
+}).createMachine({
+  id: 'circuitBreaker',
+  context: ({ input }) => initialBreakerContext(input),
+  initial: 'closed',
+  on: {
+    ISOLATE: { target: '.isolated', actions: 'isolateCircuit' },
+    RESET: { target: '.closed', actions: 'resetCircuit' },
+  },
+  states: {
+    closed: {
+      on: {
+        FAILURE: [
+          {
+            guard: and(['isCurrentGeneration', 'failureThresholdReached']),
+            target: 'open',
+            actions: ['recordFailure', 'openCircuit'],
+          },
+          { guard: 'isCurrentGeneration', actions: 'recordFailure' },
+        ],
+        SUCCESS: { guard: 'isCurrentGeneration', actions: 'clearFailures' },
+      },
+    },
+    open: {
+      after: {
+        backoff: { target: 'half_open', actions: 'startHalfOpenWindow' },
+      },
+    },
+    half_open: {
+      after: {
+        halfOpenTimeout: [
+          { guard: 'probeOutstanding', target: 'open', actions: 'reopenStuckProbe' },
+          { target: 'half_open', reenter: true, actions: 'restartHalfOpenWindow' },
+        ],
+      },
+      on: {
+        PROBE: { guard: 'probeBudgetLeft', actions: 'admitProbe' },
+        SUCCESS: [
+          {
+            guard: and(['isCurrentGeneration', 'probeOutstanding', 'lastProbeNeeded']),
+            target: 'closed',
+            actions: 'closeCircuit',
+          },
+          {
+            guard: and(['isCurrentGeneration', 'probeOutstanding']),
+            actions: 'countProbeSuccess',
+          },
+        ],
+        FAILURE: {
+          guard: and(['isCurrentGeneration', 'probeOutstanding']),
+          target: 'open',
+          actions: ['recordFailure', 'reopenCircuit'],
+        },
+      },
+    },
+    isolated: {
+      on: {
+        // Already isolated: stay, keep the generation (the root's ISOLATE would re-enter).
+        ISOLATE: {},
+      },
+    },
+  },
+});
+
+export type CircuitBreakerMachine = typeof circuitBreakerMachine;

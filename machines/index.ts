@@ -1,0 +1,4 @@
+/** The statecharts on their own: for the Stately editor, `xstate/graph` and users' model checks. */
+export * from './backoff.js';
+export * from './breakerOptions.js';
+export * from './circuitBreaker.js';

@@ -1,0 +1,31 @@
+/**
+ * Breakerbox: an actor-model agent supervisor with statechart circuit breakers.
+ * The public API is exactly what this file exports.
+ */
+
+export type {
+  BackoffOptions,
+  BreakerOptions,
+  Clock,
+  ConsecutiveTripPolicy,
+  JitterMode,
+  RateTripPolicy,
+  TripPolicy,
+} from '../machines/breakerOptions.js';
+export { BREAKER_DEFAULTS } from '../machines/breakerOptions.js';
+export type { BreakerContext, BreakerEvent, BreakerInput } from '../machines/circuitBreaker.js';
+export { circuitBreakerMachine } from '../machines/circuitBreaker.js';
+export type { CallContext } from './callContext.js';
+export type { BreakerMetrics, BreakerState, CircuitBreaker, Transition } from './circuitBreaker.js';
+export { createCircuitBreaker } from './circuitBreaker.js';
+export { realClock } from './clock.js';
+export type { AttemptKind, AttemptRecord } from './errors.js';
+export {
+  AllAgentsFailedError,
+  AttemptTimeoutError,
+  BreakerboxError,
+  CircuitOpenError,
+  ConfigError,
+  SupervisorStoppedError,
+  TaskAbortedError,
+} from './errors.js';
