@@ -19,8 +19,13 @@ export class AttemptContext implements CallContext {
   constructor(
     readonly attempt: number,
     readonly agentId: string,
-    readonly taskId: string,
+    /** Whose `taskId` this is: read only when the function asks (it may be built on demand). */
+    private readonly owner: { readonly taskId: string },
   ) {}
+
+  get taskId(): string {
+    return this.owner.taskId;
+  }
 
   get signal(): AbortSignal {
     if (this.controller === undefined) {

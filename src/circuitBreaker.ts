@@ -106,6 +106,7 @@ export interface CircuitBreaker {
 export const NOT_ADMITTED = -1;
 
 const INACTIVE_STATE: BreakerState = 'closed';
+const NO_TASK = { taskId: '' };
 
 export class Breaker implements CircuitBreaker {
   state: BreakerState = INACTIVE_STATE;
@@ -252,7 +253,7 @@ export class Breaker implements CircuitBreaker {
     this.inFlight++;
     let value: T;
     try {
-      value = await fn(new AttemptContext(1, this.id, ''));
+      value = await fn(new AttemptContext(1, this.id, NO_TASK));
     } catch (error) {
       this.inFlight--;
       const now = clock.now();

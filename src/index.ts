@@ -15,6 +15,7 @@ export type {
 export { BREAKER_DEFAULTS } from '../machines/breakerOptions.js';
 export type { BreakerContext, BreakerEvent, BreakerInput } from '../machines/circuitBreaker.js';
 export { circuitBreakerMachine } from '../machines/circuitBreaker.js';
+export { supervisorMachine } from '../machines/supervisor.js';
 export type { CallContext } from './callContext.js';
 export type { BreakerMetrics, BreakerState, CircuitBreaker, Transition } from './circuitBreaker.js';
 export { createCircuitBreaker } from './circuitBreaker.js';
@@ -29,3 +30,23 @@ export {
   SupervisorStoppedError,
   TaskAbortedError,
 } from './errors.js';
+export { LATENCY_BUCKETS_SECONDS } from './latencyHistogram.js';
+export { createSupervisor } from './supervisor.js';
+export type {
+  AgentInfo,
+  AgentSpec,
+  AgentStats,
+  FailureRecord,
+  HealthStatus,
+  RetryBudgetOptions,
+  RouteOptions,
+  RoutingDecision,
+  RoutingOptions,
+  RoutingPolicyName,
+  SkippedCandidate,
+  StopOptions,
+  Supervisor,
+  SupervisorOptions,
+  SupervisorPhase,
+  SupervisorStats,
+} from './supervisorTypes.js';

@@ -1,0 +1,50 @@
+/**
+ * A shard: the parent of at most `shardSize` breaker actors. Spawning a child copies the parent's
+ * children map, so N children under one parent cost O(N²); bounded shards keep each spawn cheap
+ * (DESIGN principle 3). Breakers are spawned on first need (virtual actors) with `systemId` = the
+ * agent's id, so `system.get(agentId)` finds any active breaker.
+ */
+import { enqueueActions, sendParent, setup } from 'xstate';
+import { type BreakerInput, circuitBreakerMachine } from './circuitBreaker.js';
+
+/**
+ * The child id of an agent's breaker actor. Not the raw agent id: XState keeps children in a plain
+ * object, where an id such as `__proto__` would not be a key. (`systemId` is the raw id: the system
+ * registry is a Map.)
+ */
+export const breakerActorId = (agentId: string): string => `breaker:${agentId}`;
+
+export type BreakerShardEvent =
+  | { type: 'ACTIVATE_BREAKER'; agentId: string; input: BreakerInput }
+  | { type: 'DEACTIVATE_BREAKER'; agentId: string };
+
+export const breakerShardMachine = setup({
+  types: {
+    events: {} as BreakerShardEvent,
+  },
+  actors: { circuitBreaker: circuitBreakerMachine },
+  actions: {
+    spawnBreaker: enqueueActions(({ enqueue, event, self }) => {
+      if (event.type !== 'ACTIVATE_BREAKER') return;
+      const id = breakerActorId(event.agentId);
+      if (Object.hasOwn(self.getSnapshot().children, id)) return; // already active
+      enqueue.spawnChild('circuitBreaker', { id, systemId: event.agentId, input: event.input });
+    }),
+    stopBreaker: enqueueActions(({ enqueue, event }) => {
+      if (event.type === 'DEACTIVATE_BREAKER') enqueue.stopChild(breakerActorId(event.agentId));
+    }),
+    /** A breaker failed (a bug): tell the supervisor rather than let XState rethrow it in a timer. */
+    reportBreakerError: sendParent(({ event }) => ({
+      type: 'BREAKER_ERROR' as const,
+      agentId: String((event as { type: string }).type).replace('xstate.error.actor.breaker:', ''),
+      error: (event as { error?: unknown }).error,
+    })),
+  },
+}).createMachine({
+  id: 'breakerShard',
+  on: {
+    ACTIVATE_BREAKER: { actions: 'spawnBreaker' },
+    DEACTIVATE_BREAKER: { actions: 'stopBreaker' },
+    'xstate.error.actor.*': { actions: 'reportBreakerError' },
+  },
+});

@@ -1,0 +1,87 @@
+/**
+ * The supervisor's root actor: its lifecycle (running → draining → stopped) and the shards that
+ * parent the breaker actors. Routing itself never sends an event here: the call path reads the
+ * phase and the breakers' snapshots (DESIGN principle 1).
+ */
+import { assign, emit, enqueueActions, setup } from 'xstate';
+import { breakerShardMachine } from './breakerShard.js';
+import type { BreakerInput } from './circuitBreaker.js';
+
+export type SupervisorEvent =
+  /** Activate an agent's breaker actor in shard `shard` (spawned when first needed). */
+  | { type: 'ACTIVATE_BREAKER'; shard: number; agentId: string; input: BreakerInput }
+  | { type: 'DEACTIVATE_BREAKER'; shard: number; agentId: string }
+  /** A breaker actor failed; reported, never rethrown. */
+  | { type: 'BREAKER_ERROR'; agentId: string; error: unknown }
+  | { type: 'STOP' }
+  | { type: 'DRAINED' };
+
+export type SupervisorEmitted = { type: 'breakerError'; agentId: string; error: unknown };
+
+export interface SupervisorContext {
+  /** Shards spawned so far; shard i has id `shard-i`. */
+  shardCount: number;
+}
+
+export const shardId = (index: number): string => `shard-${index}`;
+
+export const supervisorMachine = setup({
+  types: {
+    context: {} as SupervisorContext,
+    events: {} as SupervisorEvent,
+    emitted: {} as SupervisorEmitted,
+  },
+  actors: { breakerShard: breakerShardMachine },
+  actions: {
+    activateBreaker: enqueueActions(({ enqueue, event, context }) => {
+      if (event.type !== 'ACTIVATE_BREAKER') return;
+      if (event.shard >= context.shardCount) {
+        for (let i = context.shardCount; i <= event.shard; i++) enqueue.spawnChild('breakerShard', { id: shardId(i) });
+        enqueue.assign({ shardCount: event.shard + 1 });
+      }
+      enqueue.sendTo(shardId(event.shard), { type: 'ACTIVATE_BREAKER', agentId: event.agentId, input: event.input });
+    }),
+    deactivateBreaker: enqueueActions(({ enqueue, event, context }) => {
+      if (event.type !== 'DEACTIVATE_BREAKER' || event.shard >= context.shardCount) return;
+      enqueue.sendTo(shardId(event.shard), { type: 'DEACTIVATE_BREAKER', agentId: event.agentId });
+    }),
+    reportBreakerError: emit(({ event }) => ({
+      type: 'breakerError' as const,
+      agentId: event.type === 'BREAKER_ERROR' ? event.agentId : '',
+      error: event.type === 'BREAKER_ERROR' ? event.error : undefined,
+    })),
+    /** Stops every shard, and with them every breaker actor and its timers. */
+    stopShards: enqueueActions(({ enqueue, context }) => {
+      for (let i = 0; i < context.shardCount; i++) enqueue.stopChild(shardId(i));
+    }),
+    forgetShards: assign({ shardCount: 0 }),
+  },
+}).createMachine({
+  id: 'supervisor',
+  context: { shardCount: 0 },
+  initial: 'running',
+  on: {
+    BREAKER_ERROR: { actions: 'reportBreakerError' },
+  },
+  states: {
+    running: {
+      on: {
+        ACTIVATE_BREAKER: { actions: 'activateBreaker' },
+        DEACTIVATE_BREAKER: { actions: 'deactivateBreaker' },
+        STOP: 'draining',
+      },
+    },
+    /** No new tasks; in-flight ones finish. Breakers keep working for them. */
+    draining: {
+      on: {
+        ACTIVATE_BREAKER: { actions: 'activateBreaker' },
+        DEACTIVATE_BREAKER: { actions: 'deactivateBreaker' },
+        DRAINED: 'stopped',
+      },
+    },
+    stopped: {
+      type: 'final',
+      entry: ['stopShards', 'forgetShards'],
+    },
+  },
+});

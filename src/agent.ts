@@ -1,0 +1,36 @@
+/** One agent as the supervisor keeps it: its work function, its place in the order, its breaker. */
+import type { CallContext } from './callContext.js';
+import type { Breaker } from './circuitBreaker.js';
+
+export type RunFunction = (task: unknown, ctx: CallContext) => unknown;
+
+export class Agent {
+  /** Removed: takes no new tasks, finishes those in flight. */
+  draining = false;
+  /** The shard its breaker actor lives in once active; -1 while virtual. */
+  shard = -1;
+  /** Called when a draining agent's last in-flight call settles. */
+  onDrained: (() => void) | undefined;
+
+  constructor(
+    readonly id: string,
+    /** Undefined for agents registered by `routeTask`, which brings its own task function. */
+    readonly run: RunFunction | undefined,
+    readonly priority: number,
+    readonly weight: number,
+    /** Tie-breaker among equal priorities: the order agents were added. */
+    readonly seq: number,
+    readonly breaker: Breaker,
+  ) {}
+
+  /** Takes tasks from the default pool: closed or half-open, not draining, has a run function. */
+  get routable(): boolean {
+    const state = this.breaker.state;
+    return (state === 'closed' || state === 'half_open') && !this.draining && this.run !== undefined;
+  }
+}
+
+/** Priority order: lower priority first, then the order added. */
+export function compareAgents(a: Agent, b: Agent): number {
+  return a.priority - b.priority || a.seq - b.seq;
+}

@@ -1,0 +1,581 @@
+/**
+ * `createSupervisor`: agents with a breaker each, routed with failover and retries, observable.
+ *
+ * The root XState actor (machines/supervisor.ts) owns the lifecycle and the shards that parent the
+ * breaker actors; breakers are virtual until they first need their actor (DESIGN principle 3).
+ * Routing reads snapshots and bumps counters (principle 1): a task routed to a healthy closed agent
+ * sends no XState event at all.
+ */
+import { type Actor, type AnyActorRef, createActor } from 'xstate';
+import { type BreakerOptions, type BreakerPolicy, resolveBreakerPolicy } from '../machines/breakerOptions.js';
+import type { BreakerState } from '../machines/circuitBreaker.js';
+import { supervisorMachine } from '../machines/supervisor.js';
+import { Agent, type RunFunction } from './agent.js';
+import { AgentPool } from './agentPool.js';
+import type { CallContext } from './callContext.js';
+import { Breaker, type BreakerHost, type BreakerMetrics, type Transition } from './circuitBreaker.js';
+import { isoTime, realClock } from './clock.js';
+import { DeadlineQueue } from './deadlineQueue.js';
+import { type AttemptRecord, BreakerboxError, ConfigError, SupervisorStoppedError } from './errors.js';
+import { RingBuffer } from './failureLog.js';
+import { RetryBudget } from './retryBudget.js';
+import { createRoutingPolicy } from './routing/index.js';
+import type { RoutingPolicy } from './routing/policy.js';
+import type { SupervisorCore } from './supervisorCore.js';
+import {
+  validateAgentIds,
+  validateAgentSpec,
+  validateRouteOptions,
+  validateSupervisorOptions,
+} from './supervisorOptions.js';
+import { SupervisorStreams } from './supervisorStreams.js';
+import type {
+  AgentInfo,
+  AgentSpec,
+  AgentStats,
+  FailureRecord,
+  HealthStatus,
+  RouteOptions,
+  RoutingDecision,
+  SkippedCandidate,
+  StopOptions,
+  Supervisor,
+  SupervisorOptions,
+  SupervisorPhase,
+  SupervisorStats,
+} from './supervisorTypes.js';
+import { TaskRun } from './taskRun.js';
+
+const DEFAULT_SHARD_SIZE = 100;
+const DEFAULT_FAILURE_LOG_SIZE = 1000;
+const DEFAULT_DRAIN_MS = 5000;
+/** How many agents a routing decision lists (pools can hold 100,000). */
+const EXPLAIN_LIMIT = 20;
+
+interface StoredFailure {
+  taskId: string;
+  agentId: string;
+  reason: string;
+  kind: 'failed' | 'timeout';
+  attempt: number;
+  at: number;
+}
+
+class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost {
+  readonly clock;
+  readonly pool = new AgentPool();
+  readonly policy: RoutingPolicy;
+  readonly maxAttempts: number;
+  readonly panicThreshold: number;
+  readonly retryBudget: RetryBudget | undefined;
+  readonly deadlines: DeadlineQueue;
+  readonly streams: SupervisorStreams;
+  phase: SupervisorPhase = 'running';
+  failovers = 0;
+  routingEvents = 0;
+  tasksSucceeded = 0;
+  tasksFailed = 0;
+  tasksRejected = 0;
+
+  private readonly root: Actor<typeof supervisorMachine>;
+  private readonly attemptTimeoutMs: number;
+  private readonly isFailure: ((error: unknown) => boolean) | undefined;
+  private readonly maxEjectionPercent: number;
+  private readonly breakerDefaults: BreakerOptions;
+  private readonly defaultPolicy: BreakerPolicy;
+  private readonly failureLog: RingBuffer<StoredFailure>;
+  private readonly shardSize: number;
+  private readonly eagerActors: boolean;
+  private readonly reportError: (error: unknown, where: string) => void;
+  private activated = 0;
+  private taskCounter = 0;
+  private running: TaskRun | undefined;
+  private runningCount = 0;
+  private drained: (() => void) | undefined;
+  private stopping: Promise<void> | undefined;
+  private readonly drainWaiters = new Map<Agent, Array<() => void>>();
+
+  constructor(options: SupervisorOptions) {
+    const routing = options.routing ?? {};
+    this.clock = options.clock ?? realClock;
+    this.policy = createRoutingPolicy(routing.policy ?? 'priority');
+    this.maxAttempts = routing.maxAttempts ?? 3;
+    this.attemptTimeoutMs = routing.attemptTimeoutMs ?? 0;
+    this.panicThreshold = routing.panicThreshold ?? 0;
+    this.maxEjectionPercent = routing.maxEjectionPercent ?? 100;
+    this.isFailure = routing.isFailure;
+    this.retryBudget = routing.retryBudget ? new RetryBudget(routing.retryBudget, this.clock) : undefined;
+    this.deadlines = new DeadlineQueue(this.clock);
+    this.breakerDefaults = { ...options.breaker, clock: this.clock };
+    this.defaultPolicy = resolveBreakerPolicy(this.breakerDefaults);
+    this.failureLog = new RingBuffer(options.failureLogSize ?? DEFAULT_FAILURE_LOG_SIZE);
+    this.shardSize = options.shardSize ?? DEFAULT_SHARD_SIZE;
+    this.eagerActors = options.eagerActors === true || (options.inspect !== undefined && options.inspect !== false);
+    this.reportError =
+      options.onError ?? ((error, where) => console.error(`[breakerbox] contained error in ${where}:`, error));
+    this.streams = new SupervisorStreams(
+      () => this.getHealthStatus(),
+      () => this.stateMap(),
+      (id) => this.pool.byId.get(id)?.breaker.state,
+    );
+
+    this.root = createActor(supervisorMachine, { clock: this.clock });
+    // Principle 5: an unobserved actor error is rethrown from a timer and exits the process.
+    this.root.subscribe({ error: (error) => this.reportError(error, 'supervisor actor') });
+    this.root.on('breakerError', (event) => this.reportError(event.error, `breaker ${event.agentId}`));
+    this.root.start();
+
+    for (const spec of options.agents ?? []) this.register(spec);
+  }
+
+  // ─── routing ────────────────────────────────────────────────────────────────────────────────
+
+  route(task: unknown, options?: RouteOptions): Promise<unknown> {
+    if (options === undefined) {
+      if (this.phase !== 'running') return this.rejectStopped(undefined);
+      return new TaskRun(
+        this,
+        task,
+        undefined,
+        undefined,
+        ++this.taskCounter,
+        undefined,
+        undefined,
+        this.attemptTimeoutMs,
+      ).start();
+    }
+    try {
+      validateRouteOptions(options, (id) => this.pool.byId.has(id));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.phase !== 'running') return this.rejectStopped(options.taskId);
+    const candidates = options.agents?.map((id) => this.pool.byId.get(id) as Agent);
+    return new TaskRun(
+      this,
+      task,
+      undefined,
+      options.taskId,
+      ++this.taskCounter,
+      candidates,
+      options.signal,
+      options.timeoutMs ?? this.attemptTimeoutMs,
+    ).start();
+  }
+
+  routeTask<R>(
+    taskId: string,
+    agentIds: readonly string[],
+    taskFn: (agentId: string, ctx: CallContext) => R | PromiseLike<R>,
+  ): Promise<R> {
+    try {
+      if (typeof taskId !== 'string' || taskId.length === 0)
+        throw new ConfigError('taskId', taskId, 'a non-empty string');
+      validateAgentIds(agentIds, 'agentIds');
+      if (typeof taskFn !== 'function') throw new ConfigError('taskFn', taskFn, 'a function');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.phase !== 'running') return this.rejectStopped(taskId) as Promise<R>;
+    // The seed creates circuits lazily: unknown ids become agents on first use.
+    const candidates = agentIds.map((id) => this.pool.byId.get(id) ?? this.register({ id }));
+    return new TaskRun(
+      this,
+      undefined,
+      taskFn as (agentId: string, ctx: CallContext) => unknown,
+      taskId,
+      ++this.taskCounter,
+      candidates,
+      undefined,
+      this.attemptTimeoutMs,
+    ).start() as Promise<R>;
+  }
+
+  private rejectStopped(taskId: string | undefined): Promise<never> {
+    this.tasksRejected++;
+    const detail = this.phase === 'draining' ? 'the supervisor is stopping' : 'the supervisor is stopped';
+    return Promise.reject(new SupervisorStoppedError(taskId ?? `task-${++this.taskCounter}`, detail));
+  }
+
+  // ─── SupervisorCore: what tasks call back ───────────────────────────────────────────────────
+
+  link(run: TaskRun): void {
+    run.next = this.running;
+    if (this.running !== undefined) this.running.prev = run;
+    this.running = run;
+    this.runningCount++;
+  }
+
+  unlink(run: TaskRun): void {
+    if (run.prev === undefined && this.running !== run) return; // not linked
+    if (run.prev !== undefined) run.prev.next = run.next;
+    else this.running = run.next;
+    if (run.next !== undefined) run.next.prev = run.prev;
+    run.prev = undefined;
+    run.next = undefined;
+    this.runningCount--;
+    if (this.runningCount === 0 && this.drained !== undefined) this.drained();
+  }
+
+  attemptEnded(agent: Agent): void {
+    if (!agent.draining || agent.breaker.inFlight > 0) return;
+    const waiters = this.drainWaiters.get(agent);
+    if (waiters === undefined) return;
+    this.drainWaiters.delete(agent);
+    this.forget(agent);
+    for (const resolve of waiters) resolve();
+  }
+
+  countsAsFailure(error: unknown): boolean {
+    if (this.isFailure === undefined) return true;
+    try {
+      return this.isFailure(error) !== false;
+    } catch (hookError) {
+      this.reportError(hookError, 'routing.isFailure');
+      return true;
+    }
+  }
+
+  logFailure(run: TaskRun, agentId: string, reason: string, kind: 'failed' | 'timeout', at: number): void {
+    const stored: StoredFailure = { taskId: run.taskId, agentId, reason, kind, attempt: run.attempt, at };
+    this.failureLog.push(stored);
+    if (this.streams.failures.observed) this.streams.failures.next(toFailureRecord(stored));
+  }
+
+  explain(
+    run: TaskRun,
+    chosen: Agent | undefined,
+    candidates: readonly Agent[] | undefined,
+    panic: boolean,
+    attempt: number,
+  ): void {
+    const considered: string[] = [];
+    const skipped: SkippedCandidate[] = [];
+    const list = candidates ?? this.pool.ordered.items;
+    for (let i = 0; i < list.length && considered.length < EXPLAIN_LIMIT; i++) {
+      const agent = list[i] as Agent;
+      considered.push(agent.id);
+      if (agent === chosen) break;
+      const reason = skipReason(agent, run);
+      if (reason !== undefined) skipped.push({ agentId: agent.id, reason });
+    }
+    const decision: RoutingDecision = {
+      taskId: run.taskId,
+      attempt,
+      policy: this.policy.name,
+      considered,
+      skipped,
+      chosen: chosen?.id ?? null,
+      panic,
+      at: this.clock.now(),
+    };
+    this.streams.decisions.next(decision);
+  }
+
+  listRejected(
+    candidates: readonly Agent[] | undefined,
+    refused: readonly Agent[] | undefined,
+    into: AttemptRecord[],
+    max: number,
+    tried: readonly Agent[] | undefined,
+  ): void {
+    const list = candidates ?? this.pool.ordered.items;
+    let added = 0;
+    for (let i = 0; i < list.length && added < max; i++) {
+      const agent = list[i] as Agent;
+      if (tried?.includes(agent)) continue;
+      const state = agent.breaker.state;
+      const wasRefused = refused?.includes(agent) === true;
+      if (!wasRefused && (state === 'closed' || state === 'half_open') && !agent.draining) continue;
+      if (!wasRefused) agent.breaker.totalRejections++;
+      into.push({
+        agentId: agent.id,
+        reason: agent.draining ? 'draining' : wasRefused ? `${state}: no probe permit` : `circuit ${state}`,
+        kind: 'rejected',
+        durationMs: 0,
+      });
+      added++;
+    }
+  }
+
+  // ─── BreakerHost: where breaker actors live ─────────────────────────────────────────────────
+
+  activate(breaker: Breaker): AnyActorRef {
+    const agent = this.pool.byId.get(breaker.id);
+    if (agent === undefined || agent.breaker !== breaker) {
+      throw new BreakerboxError(`Agent ${breaker.id} is no longer registered`);
+    }
+    if (this.phase === 'stopped') throw new BreakerboxError('The supervisor is stopped');
+    agent.shard = Math.floor(this.activated++ / this.shardSize);
+    this.root.send({
+      type: 'ACTIVATE_BREAKER',
+      shard: agent.shard,
+      agentId: agent.id,
+      input: { agentId: agent.id, options: breaker.options, now: this.clock.now() },
+    });
+    const ref = this.root.system.get(agent.id) as AnyActorRef | undefined;
+    if (ref === undefined) throw new BreakerboxError(`The breaker actor of ${agent.id} could not be activated`);
+    return ref;
+  }
+
+  onTransition(transition: Transition, breaker: Breaker): void {
+    const agent = this.pool.byId.get(breaker.id);
+    if (agent !== undefined && agent.breaker === breaker) this.pool.stateChanged(agent, transition.from, transition.to);
+    if (this.streams.transitions.observed) this.streams.transitions.next(transition);
+    this.streams.changes.next();
+  }
+
+  ejectionAllowed(): boolean {
+    if (this.maxEjectionPercent >= 100) return true;
+    const counts = this.pool.counts;
+    return ((counts.open + counts.half_open + 1) * 100) / this.pool.size <= this.maxEjectionPercent;
+  }
+
+  onError(error: unknown, breaker: Breaker): void {
+    this.reportError(error, `breaker ${breaker.id}`);
+  }
+
+  // ─── agents ─────────────────────────────────────────────────────────────────────────────────
+
+  private register(spec: {
+    id: string;
+    run?: RunFunction;
+    priority?: number;
+    weight?: number;
+    breaker?: AgentSpec['breaker'];
+  }): Agent {
+    const seq = this.pool.takeSeq();
+    const options = spec.breaker ? { ...this.breakerDefaults, ...spec.breaker, id: spec.id } : this.breakerDefaults;
+    const policy = spec.breaker ? resolveBreakerPolicy(options) : this.defaultPolicy;
+    const breaker = new Breaker(spec.id, options, policy, this.clock, this);
+    const agent = new Agent(spec.id, spec.run, spec.priority ?? seq, spec.weight ?? 1, seq, breaker);
+    this.pool.add(agent);
+    if (this.eagerActors) breaker.actor;
+    this.streams.changes.next();
+    return agent;
+  }
+
+  addAgent(spec: AgentSpec): void {
+    validateAgentSpec(spec, 'agent');
+    if (this.phase !== 'running')
+      throw new SupervisorStoppedError('', 'the supervisor takes no new agents once stopping');
+    if (this.pool.byId.has(spec.id)) throw new ConfigError('agent.id', spec.id, 'an id not used by another agent');
+    this.register(spec as AgentSpec<unknown, unknown> & { run: RunFunction });
+  }
+
+  removeAgent(id: string): Promise<void> {
+    const agent = this.pool.byId.get(id);
+    if (agent === undefined) return Promise.reject(new ConfigError('id', id, 'the id of a registered agent'));
+    if (!agent.draining) {
+      agent.draining = true;
+      this.pool.refreshRoutable(agent);
+      this.streams.changes.next();
+    }
+    return new Promise((resolve) => {
+      const waiters = this.drainWaiters.get(agent) ?? [];
+      waiters.push(resolve);
+      this.drainWaiters.set(agent, waiters);
+      this.attemptEnded(agent);
+    });
+  }
+
+  /** Drops a drained agent: out of the pool, its actor stopped. */
+  private forget(agent: Agent): void {
+    this.pool.delete(agent);
+    if (agent.shard >= 0 && this.phase !== 'stopped') {
+      this.root.send({ type: 'DEACTIVATE_BREAKER', shard: agent.shard, agentId: agent.id });
+    }
+    agent.breaker.detach();
+    this.streams.changes.next();
+  }
+
+  private agentOrThrow(id: string): Agent {
+    const agent = this.pool.byId.get(id);
+    if (agent === undefined) throw new ConfigError('id', id, 'the id of a registered agent');
+    return agent;
+  }
+
+  isolate(id: string): void {
+    this.agentOrThrow(id).breaker.isolate();
+  }
+
+  reset(id: string): void {
+    this.agentOrThrow(id).breaker.reset();
+  }
+
+  getAgent(id: string): AgentInfo | undefined {
+    const agent = this.pool.byId.get(id);
+    if (agent === undefined) return undefined;
+    return {
+      id: agent.id,
+      priority: agent.priority,
+      weight: agent.weight,
+      state: agent.breaker.state,
+      inFlight: agent.breaker.inFlight,
+      draining: agent.draining,
+      breaker: agent.breaker,
+    };
+  }
+
+  agentIds(): string[] {
+    return this.pool.ordered.items.map((agent) => agent.id);
+  }
+
+  // ─── reading ────────────────────────────────────────────────────────────────────────────────
+
+  getHealthStatus(): HealthStatus {
+    const counts = this.pool.counts;
+    return {
+      totalAgents: this.pool.size,
+      healthyAgents: counts.closed,
+      openCircuits: counts.open,
+      halfOpenCircuits: counts.half_open,
+      isolatedCircuits: counts.isolated,
+      routingEvents: this.routingEvents,
+    };
+  }
+
+  getRecentFailures(limit = 20): FailureRecord[] {
+    if (!Number.isInteger(limit) || limit < 0) throw new ConfigError('limit', limit, 'an integer ≥ 0');
+    return this.failureLog.newest(limit).map(toFailureRecord);
+  }
+
+  getAllMetrics(): BreakerMetrics[] {
+    return this.pool.ordered.items.map((agent) => agent.breaker.getMetrics());
+  }
+
+  getStats(): SupervisorStats {
+    const agents: AgentStats[] = this.pool.ordered.items.map((agent) => {
+      const b = agent.breaker;
+      const latency = b.latency;
+      return {
+        agentId: agent.id,
+        state: b.state,
+        successful: b.successCount,
+        failed: b.totalFailures - b.timeouts,
+        timeout: b.timeouts,
+        notPermitted: b.totalRejections,
+        halfOpenProbes: b.probes,
+        openToHalfOpen: b.openToHalfOpen,
+        inFlight: b.inFlight,
+        latency: latency
+          ? { buckets: latency.cumulative(), sumSeconds: latency.sumMs / 1000, count: latency.count }
+          : { buckets: EMPTY_BUCKETS, sumSeconds: 0, count: 0 },
+      };
+    });
+    return {
+      agents,
+      tasks: { succeeded: this.tasksSucceeded, failed: this.tasksFailed, rejected: this.tasksRejected },
+      failovers: this.failovers,
+      routingEvents: this.routingEvents,
+    };
+  }
+
+  private stateMap(): ReadonlyMap<string, BreakerState> {
+    const map = new Map<string, BreakerState>();
+    for (const agent of this.pool.ordered.items) map.set(agent.id, agent.breaker.state);
+    return map;
+  }
+
+  get health$() {
+    return this.streams.health$;
+  }
+  get states$() {
+    return this.streams.states$;
+  }
+  get transitions$() {
+    return this.streams.transitions$;
+  }
+  get failures$() {
+    return this.streams.failures$;
+  }
+  get decisions$() {
+    return this.streams.decisions$;
+  }
+  agentState$(id: string) {
+    return this.streams.agentState$(id);
+  }
+  get actor(): AnyActorRef {
+    return this.root;
+  }
+
+  // ─── stopping ───────────────────────────────────────────────────────────────────────────────
+
+  stop(options: StopOptions = {}): Promise<void> {
+    if (this.stopping !== undefined) return this.stopping;
+    const drainMs = options.drainMs ?? DEFAULT_DRAIN_MS;
+    if (!Number.isFinite(drainMs) || drainMs < 0) {
+      return Promise.reject(new ConfigError('drainMs', drainMs, 'a finite number ≥ 0'));
+    }
+    this.phase = 'draining';
+    this.root.send({ type: 'STOP' });
+    this.stopping = new Promise<void>((resolve) => {
+      let timer: unknown;
+      const finish = () => {
+        this.drained = undefined;
+        if (timer !== undefined) this.clock.clearTimeout(timer);
+        // Tasks still running at the deadline are aborted (their attempts see the signal).
+        for (let run = this.running; run !== undefined; ) {
+          const next = run.next;
+          run.abortForStop();
+          run = next;
+        }
+        this.phase = 'stopped';
+        this.root.send({ type: 'DRAINED' });
+        this.deadlines.clear();
+        for (const agent of this.pool.ordered.items) agent.breaker.detach();
+        for (const [agent, waiters] of this.drainWaiters) {
+          this.pool.delete(agent);
+          for (const done of waiters) done();
+        }
+        this.drainWaiters.clear();
+        this.streams.complete();
+        resolve();
+      };
+      if (this.runningCount === 0) return finish();
+      this.drained = finish;
+      timer = this.clock.setTimeout(finish, drainMs);
+    });
+    return this.stopping;
+  }
+}
+
+const EMPTY_BUCKETS: readonly number[] = Object.freeze(new Array(12).fill(0));
+
+function toFailureRecord(stored: StoredFailure): FailureRecord {
+  return {
+    taskId: stored.taskId,
+    agentId: stored.agentId,
+    status: 'FAILED',
+    reason: stored.reason,
+    timestamp: isoTime(stored.at) as string,
+    kind: stored.kind,
+    attempt: stored.attempt,
+  };
+}
+
+function skipReason(agent: Agent, run: TaskRun): string | undefined {
+  if (agent.draining) return 'draining';
+  if (run.mayNotTake(agent, false) === false && run.mayNotTake(agent, true)) return 'tried';
+  const state = agent.breaker.state;
+  if (state === 'open' || state === 'isolated') return state;
+  if (agent.run === undefined) return 'no run function';
+  if (run.mayNotTake(agent, false)) return 'half_open (no permit)';
+  return undefined;
+}
+
+/**
+ * Creates a supervisor. Throws `ConfigError` naming the first invalid option.
+ *
+ * @example
+ * const supervisor = createSupervisor({
+ *   agents: [{ id: 'agent-1', run: (task) => callAgent1(task) }, { id: 'agent-2', run: callAgent2 }],
+ * });
+ * const result = await supervisor.route({ prompt: 'hello' });
+ */
+export function createSupervisor<TTask = unknown, TResult = unknown>(
+  options: SupervisorOptions<TTask, TResult> = {},
+): Supervisor<TTask, TResult> {
+  validateSupervisorOptions(options);
+  return new SupervisorImpl(options as SupervisorOptions) as unknown as Supervisor<TTask, TResult>;
+}

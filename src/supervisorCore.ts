@@ -1,0 +1,52 @@
+/** What a running task needs from its supervisor: the internal surface between the two. */
+import type { Clock } from '../machines/breakerOptions.js';
+import type { Agent } from './agent.js';
+import type { AgentPool } from './agentPool.js';
+import type { DeadlineQueue } from './deadlineQueue.js';
+import type { AttemptRecord } from './errors.js';
+import type { RetryBudget } from './retryBudget.js';
+import type { RoutingPolicy } from './routing/policy.js';
+import type { SupervisorStreams } from './supervisorStreams.js';
+import type { SupervisorPhase } from './supervisorTypes.js';
+import type { TaskRun } from './taskRun.js';
+
+export interface SupervisorCore {
+  readonly clock: Clock;
+  readonly pool: AgentPool;
+  readonly policy: RoutingPolicy;
+  readonly maxAttempts: number;
+  readonly panicThreshold: number;
+  readonly retryBudget: RetryBudget | undefined;
+  readonly deadlines: DeadlineQueue;
+  readonly streams: SupervisorStreams;
+  readonly phase: SupervisorPhase;
+  failovers: number;
+  routingEvents: number;
+  tasksSucceeded: number;
+  tasksFailed: number;
+  tasksRejected: number;
+  /** Tracks a running task (for `stop()`); unlink is idempotent. */
+  link(run: TaskRun): void;
+  unlink(run: TaskRun): void;
+  /** An attempt on `agent` ended: a draining agent may now be gone. */
+  attemptEnded(agent: Agent): void;
+  /** `routing.isFailure`, contained: a throwing hook counts the error as a failure. */
+  countsAsFailure(error: unknown): boolean;
+  logFailure(run: TaskRun, agentId: string, reason: string, kind: 'failed' | 'timeout', at: number): void;
+  /** Emits a routing decision (only called while `decisions$` is observed). */
+  explain(
+    run: TaskRun,
+    chosen: Agent | undefined,
+    candidates: readonly Agent[] | undefined,
+    panic: boolean,
+    attempt: number,
+  ): void;
+  /** Adds `rejected` records for candidates that could not take the task (up to `max`). */
+  listRejected(
+    candidates: readonly Agent[] | undefined,
+    refused: readonly Agent[] | undefined,
+    into: AttemptRecord[],
+    max: number,
+    tried: readonly Agent[] | undefined,
+  ): void;
+}
