@@ -30,6 +30,21 @@ export {
   SupervisorStoppedError,
   TaskAbortedError,
 } from './errors.js';
+export type {
+  AgentJson,
+  DashboardHandler,
+  DashboardOptions,
+  DashboardServer,
+  FailureJson,
+  FrameJson,
+  HealthJson,
+  MetricsJson,
+  ServeDashboardOptions,
+  TransitionJson,
+} from './http/index.js';
+export { createDashboardHandler, METRIC_NAMES, registerPrometheusMetrics, serveDashboard } from './http/index.js';
+export type { Inspector, InspectorOptions } from './inspect.js';
+export { createInspector } from './inspect.js';
 export { LATENCY_BUCKETS_SECONDS } from './latencyHistogram.js';
 export { createSupervisor } from './supervisor.js';
 export type {

@@ -1,0 +1,78 @@
+/** `serveDashboard(supervisor, options)`: the dashboard handler on its own node:http server. */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ConfigError } from '../errors.js';
+import type { Supervisor } from '../supervisorTypes.js';
+import { checkNumber, optional } from '../validate.js';
+import { createDashboardHandler, type DashboardHandler } from './handler.js';
+import type { DashboardOptions } from './options.js';
+import { resolveDashboardOptions } from './options.js';
+
+export interface ServeDashboardOptions extends DashboardOptions {
+  /** TCP port; 0 picks a free one. Default 4400. */
+  port?: number;
+  /** Interface to listen on. Default `'127.0.0.1'` (loopback only). */
+  host?: string;
+}
+
+export interface DashboardServer {
+  /** The visualizer's address, e.g. `http://127.0.0.1:4400/`. */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly server: Server;
+  readonly handler: DashboardHandler;
+  /** Ends the SSE streams, stops listening and closes every connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a node:http server with the dashboard handler; resolves once it listens. Throws
+ * `ConfigError` for an invalid option; rejects with the system error when the port is taken.
+ *
+ * @example
+ * const dashboard = await serveDashboard(supervisor, { port: 4400 });
+ * console.log(`open ${dashboard.url}`);
+ * // …
+ * await dashboard.close();
+ */
+export async function serveDashboard(
+  supervisor: Supervisor,
+  options: ServeDashboardOptions = {},
+): Promise<DashboardServer> {
+  const { port = 4400, host = '127.0.0.1', ...handlerOptions } = options;
+  resolveDashboardOptions(options, ['port', 'host']);
+  optional(port, (p) => checkNumber(p, 'port', { min: 0, max: 65_535, integer: true }));
+  if (typeof host !== 'string' || host.length === 0) throw new ConfigError('host', host, 'a host name or address');
+  const handler = createDashboardHandler(supervisor, handlerOptions);
+  const server = createServer(handler);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: Error) => {
+      handler.close();
+      reject(error);
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${shownHost}:${address.port}${handlerOptions.basePath ?? ''}/`,
+    host: address.address,
+    port: address.port,
+    server,
+    handler,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        handler.close();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * The HTTP API's JSON shapes: the seed's snake_case keys (`total_agents`, `task_id`, …) over the
+ * TypeScript API's camelCase records, and the per-agent rows the visualizer and SSE frames carry.
+ */
+import type { BreakerState } from '../../machines/circuitBreaker.js';
+import type { BreakerMetrics, Transition } from '../circuitBreaker.js';
+import { isoTime } from '../clock.js';
+import type { AgentStats, FailureRecord, HealthStatus, Supervisor } from '../supervisorTypes.js';
+
+/** `GET /api/circuit-breaker/health`: the seed's `get_health_status()`. */
+export interface HealthJson {
+  total_agents: number;
+  healthy_agents: number;
+  open_circuits: number;
+  half_open_circuits: number;
+  /** Beyond the seed: circuits isolated by hand. */
+  isolated_circuits: number;
+  routing_events: number;
+}
+
+/** One entry of `GET /api/circuit-breaker/failures`: the seed's `get_recent_failures()`. */
+export interface FailureJson {
+  task_id: string;
+  agent_id: string;
+  status: 'FAILED';
+  reason: string;
+  timestamp: string;
+  /** Beyond the seed: `failed` or `timeout`, and which attempt of the task it was. */
+  kind: 'failed' | 'timeout';
+  attempt: number;
+}
+
+/** One entry of `GET /api/circuit-breaker/metrics`: the seed's `get_all_metrics()`. */
+export interface MetricsJson {
+  agent_id: string;
+  state: BreakerState;
+  metrics: {
+    failure_count: number;
+    success_count: number;
+    total_rejections: number;
+    last_failure_time: string | null;
+    last_success_time: string | null;
+    /** Beyond the seed: every failure ever counted. */
+    total_failures: number;
+  };
+  backoff_seconds: number;
+}
+
+/** A state change, as SSE sends it. */
+export interface TransitionJson {
+  agent_id: string;
+  from: BreakerState;
+  to: BreakerState;
+  timestamp: string;
+  reason: string;
+  /** Milliseconds until the next probe when the circuit just opened, else null. */
+  retry_after_ms: number | null;
+}
+
+/** One agent's tile: everything the visualizer draws, read at once. */
+export interface AgentJson {
+  agent_id: string;
+  state: BreakerState;
+  priority: number | null;
+  in_flight: number;
+  successful: number;
+  failed: number;
+  timeout: number;
+  not_permitted: number;
+  half_open_probes: number;
+  /** Consecutive failures of the closed circuit. */
+  failure_count: number;
+  backoff_seconds: number;
+  /** (failed + timeout) ÷ calls that ran, 0…1; 0 with no calls. */
+  error_rate: number;
+  /** Calls that ran (successful + failed + timeout): the visualizer's volume and sparkline. */
+  calls: number;
+  /** While open: milliseconds until the next probe by the supervisor's clock. Else null. */
+  retry_after_ms: number | null;
+  last_failure_time: string | null;
+  last_success_time: string | null;
+}
+
+/** What an SSE `frame` event and `GET /api/agents` carry. */
+export interface FrameJson {
+  /** The supervisor clock's time, ISO-8601. */
+  timestamp: string;
+  health: HealthJson;
+  agents: AgentJson[];
+  tasks: { succeeded: number; failed: number; rejected: number };
+  failovers: number;
+  phase: string;
+}
+
+export function healthJson(health: HealthStatus): HealthJson {
+  return {
+    total_agents: health.totalAgents,
+    healthy_agents: health.healthyAgents,
+    open_circuits: health.openCircuits,
+    half_open_circuits: health.halfOpenCircuits,
+    isolated_circuits: health.isolatedCircuits,
+    routing_events: health.routingEvents,
+  };
+}
+
+export function failureJson(failure: FailureRecord): FailureJson {
+  return {
+    task_id: failure.taskId,
+    agent_id: failure.agentId,
+    status: failure.status,
+    reason: failure.reason,
+    timestamp: failure.timestamp,
+    kind: failure.kind,
+    attempt: failure.attempt,
+  };
+}
+
+export function metricsJson(metrics: BreakerMetrics): MetricsJson {
+  const m = metrics.metrics;
+  return {
+    agent_id: metrics.agentId,
+    state: metrics.state,
+    metrics: {
+      failure_count: m.failureCount,
+      success_count: m.successCount,
+      total_rejections: m.totalRejections,
+      last_failure_time: m.lastFailureTime,
+      last_success_time: m.lastSuccessTime,
+      total_failures: m.totalFailures,
+    },
+    backoff_seconds: metrics.backoffSeconds,
+  };
+}
+
+/**
+ * Milliseconds until an open circuit admits its next probe, by the supervisor's clock; null when
+ * it is not open. Reads the actor's snapshot only for an open breaker, whose actor is always active
+ * (reading `actor` of a virtual breaker would wake it).
+ */
+export function retryAfterMs(supervisor: Supervisor, agentId: string): number | null {
+  const agent = supervisor.getAgent(agentId);
+  if (agent === undefined || agent.state !== 'open') return null;
+  const snapshot = agent.breaker.actor.getSnapshot() as { context?: { nextProbeAt?: number | null } } | undefined;
+  const next = snapshot?.context?.nextProbeAt;
+  if (typeof next !== 'number') return null;
+  return Math.max(0, Math.ceil(next - supervisor.clock.now()));
+}
+
+export function transitionJson(supervisor: Supervisor, transition: Transition): TransitionJson {
+  return {
+    agent_id: transition.agentId,
+    from: transition.from,
+    to: transition.to,
+    timestamp: isoTime(transition.at) ?? '',
+    reason: transition.reason,
+    retry_after_ms: transition.to === 'open' ? retryAfterMs(supervisor, transition.agentId) : null,
+  };
+}
+
+function agentJson(supervisor: Supervisor, stats: AgentStats, metrics: BreakerMetrics | undefined): AgentJson {
+  const calls = stats.successful + stats.failed + stats.timeout;
+  return {
+    agent_id: stats.agentId,
+    state: stats.state,
+    priority: supervisor.getAgent(stats.agentId)?.priority ?? null,
+    in_flight: stats.inFlight,
+    successful: stats.successful,
+    failed: stats.failed,
+    timeout: stats.timeout,
+    not_permitted: stats.notPermitted,
+    half_open_probes: stats.halfOpenProbes,
+    failure_count: metrics?.metrics.failureCount ?? 0,
+    backoff_seconds: metrics?.backoffSeconds ?? 0,
+    error_rate: calls === 0 ? 0 : (stats.failed + stats.timeout) / calls,
+    calls,
+    retry_after_ms: stats.state === 'open' ? retryAfterMs(supervisor, stats.agentId) : null,
+    last_failure_time: metrics?.metrics.lastFailureTime ?? null,
+    last_success_time: metrics?.metrics.lastSuccessTime ?? null,
+  };
+}
+
+/** Every agent's row and the totals, read in one pass over the supervisor's counters. */
+export function frameJson(supervisor: Supervisor): FrameJson {
+  const stats = supervisor.getStats();
+  const metricsById = new Map<string, BreakerMetrics>();
+  for (const metrics of supervisor.getAllMetrics()) metricsById.set(metrics.agentId, metrics);
+  return {
+    timestamp: isoTime(supervisor.clock.now()) ?? '',
+    health: healthJson(supervisor.getHealthStatus()),
+    agents: stats.agents.map((a) => agentJson(supervisor, a, metricsById.get(a.agentId))),
+    tasks: { ...stats.tasks },
+    failovers: stats.failovers,
+    phase: supervisor.phase,
+  };
+}
+
+/** One agent's row, or undefined for an unknown id. */
+export function agentRow(supervisor: Supervisor, agentId: string): AgentJson | undefined {
+  if (supervisor.getAgent(agentId) === undefined) return undefined;
+  return frameJson(supervisor).agents.find((a) => a.agent_id === agentId);
+}

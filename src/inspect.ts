@@ -1,0 +1,262 @@
+/**
+ * The Stately inspector, wired through `@statelyai/inspect` (the XState v5 successor of
+ * `@xstate/inspect`, which supports only XState v4).
+ *
+ * `createInspector()` starts a small relay on a loopback port: the process's inspection events go
+ * to it over `createWebSocketInspector`'s WebSocket, and the page it serves at `url` embeds the
+ * Stately inspector (https://stately.ai/inspect) and forwards every event to it. A browser that
+ * opens the page late still sees every actor: the relay keeps each actor's registration and the
+ * most recent events, and replays them to each new viewer.
+ *
+ * It listens on 127.0.0.1 only, accepts viewers only from its own page (WebSocket `Origin` and
+ * `Host` are checked, so another web site cannot read the events), and the process's own socket
+ * presents a random key. Inspection is opt-in (about 35 µs per event, and the socket keeps Node
+ * alive): `stop()` closes everything so the process can exit.
+ *
+ * `@statelyai/inspect` and `ws` are optional dependencies, loaded only when this runs.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { InspectionEvent } from 'xstate';
+import { BreakerboxError } from './errors.js';
+import { checkFunction, checkKnownKeys, checkNumber, checkPlainObject, optional } from './validate.js';
+
+export interface InspectorOptions {
+  /** Loopback port of the relay; 0 picks a free one. Default 0. */
+  port?: number;
+  /** Called once with the page to open. Default: prints how to open it with `console.log`. */
+  onReady?: (url: string) => void;
+}
+
+export interface Inspector {
+  /** Pass as XState's `inspect` option (`createActor(machine, { inspect })`). A no-op after `stop()`. */
+  inspect: (event: InspectionEvent) => void;
+  /** The page that shows the Stately inspector, e.g. `http://127.0.0.1:4401/`. */
+  url: string;
+  /** Closes the inspector's socket, every viewer and the relay server. */
+  stop(): Promise<void>;
+}
+
+/** Where the embedded inspector UI lives. */
+const STATELY_INSPECTOR_URL = 'https://stately.ai/inspect';
+/** Recent non-registration events replayed to a viewer that connects late. */
+const REPLAY_EVENTS = 500;
+/** Actor registrations kept for replay. */
+const MAX_ACTORS = 20_000;
+const CONNECT_TIMEOUT_MS = 10_000;
+
+type WsModule = typeof import('ws');
+type InspectModule = typeof import('@statelyai/inspect');
+
+async function loadOptional(): Promise<{ ws: WsModule; inspect: InspectModule }> {
+  try {
+    const [ws, inspect] = await Promise.all([import('ws'), import('@statelyai/inspect')]);
+    return { ws, inspect };
+  } catch (error) {
+    throw new BreakerboxError(
+      `The Stately inspector needs the optional dependencies @statelyai/inspect and ws (npm install @statelyai/inspect ws): ${
+        (error as Error).message
+      }`,
+    );
+  }
+}
+
+function validate(options: unknown): asserts options is InspectorOptions {
+  checkPlainObject(options, 'inspect');
+  checkKnownKeys(options, 'inspect', ['port', 'onReady']);
+  optional(options.port, (port) => checkNumber(port, 'inspect.port', { min: 0, max: 65_535, integer: true }));
+  optional(options.onReady, (onReady) => checkFunction(onReady, 'inspect.onReady'));
+}
+
+/**
+ * Starts the relay and the WebSocket inspector; resolves when the inspector's socket is connected.
+ * Throws `ConfigError` for an invalid option, `BreakerboxError` when the optional dependencies are
+ * missing; rejects with the system error when the port is taken.
+ *
+ * @example
+ * const inspector = await createInspector({ port: 4401 });
+ * const actor = createActor(machine, { inspect: inspector.inspect }).start();
+ * // open inspector.url in a browser …
+ * await inspector.stop();
+ */
+export async function createInspector(options: InspectorOptions = {}): Promise<Inspector> {
+  validate(options);
+  const { ws, inspect: stately } = await loadOptional();
+  const key = randomBytes(16).toString('hex');
+  const actors = new Map<string, string>();
+  const recent: string[] = [];
+  const sockets = new Set<Socket>();
+
+  const server = createServer((req, res) => servePage(req, res, port));
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const ownOrigins = new Set([`http://127.0.0.1:${port}`, `http://localhost:${port}`]);
+  const ownHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
+
+  let appConnected!: () => void;
+  const connected = new Promise<void>((resolve) => {
+    appConnected = resolve;
+  });
+  const wss = new ws.WebSocketServer({
+    server,
+    maxPayload: 16 << 20,
+    verifyClient: ({ req }: { req: IncomingMessage }) => {
+      if (!ownHosts.has(req.headers.host ?? '')) return false;
+      if (isApp(req, key)) return true;
+      const origin = req.headers.origin;
+      return origin === undefined || ownOrigins.has(origin);
+    },
+  });
+  const viewers = new Set<import('ws').WebSocket>();
+  wss.on('connection', (socket, req) => {
+    if (isApp(req, key)) {
+      appConnected();
+      socket.on('message', (data) => relay(data.toString()));
+      return;
+    }
+    viewers.add(socket);
+    socket.on('close', () => viewers.delete(socket));
+    socket.on('error', () => viewers.delete(socket));
+    // Viewers only listen: what they send is ignored.
+    for (const message of actors.values()) socket.send(message);
+    for (const message of recent) socket.send(message);
+  });
+
+  function relay(message: string): void {
+    let parsed: { type?: unknown; sessionId?: unknown } | undefined;
+    try {
+      parsed = JSON.parse(message) as typeof parsed;
+    } catch {
+      return;
+    }
+    if (parsed?.type === '@xstate.actor' && typeof parsed.sessionId === 'string') {
+      if (actors.size < MAX_ACTORS || actors.has(parsed.sessionId)) actors.set(parsed.sessionId, message);
+    } else {
+      recent.push(message);
+      if (recent.length > REPLAY_EVENTS) recent.shift();
+    }
+    for (const viewer of viewers) if (viewer.readyState === viewer.OPEN) viewer.send(message);
+  }
+
+  const inspector = stately.createWebSocketInspector({ url: `ws://127.0.0.1:${port}/app?key=${key}` });
+  // Closing a socket that is still connecting makes the adapter retry forever: wait until it is open.
+  let timeout: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      connected,
+      new Promise<never>((_, reject) => {
+        timeout = setTimeout(
+          () => reject(new BreakerboxError('The inspector could not connect to its relay')),
+          CONNECT_TIMEOUT_MS,
+        );
+      }),
+    ]);
+  } catch (error) {
+    await shutdown();
+    throw error;
+  } finally {
+    clearTimeout(timeout);
+  }
+
+  let stopped = false;
+  let stopping: Promise<void> | undefined;
+  async function shutdown(): Promise<void> {
+    inspector.stop();
+    for (const client of wss.clients) client.terminate();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const socket of sockets) socket.destroy();
+    });
+  }
+
+  const url = `http://127.0.0.1:${port}/`;
+  if (options.onReady) options.onReady(url);
+  else console.log(`Stately inspector: open ${url} in a browser (it embeds ${STATELY_INSPECTOR_URL})`);
+
+  return {
+    url,
+    inspect: (event) => {
+      if (!stopped) inspector.inspect.next?.(event);
+    },
+    stop() {
+      stopped = true;
+      stopping ??= shutdown();
+      return stopping;
+    },
+  };
+}
+
+function isApp(req: IncomingMessage, key: string): boolean {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  return url.pathname === '/app' && url.searchParams.get('key') === key;
+}
+
+/** The bridge page: the Stately inspector in an iframe, fed from the relay's WebSocket. */
+function servePage(req: IncomingMessage, res: ServerResponse, port: number): void {
+  const host = req.headers.host ?? '';
+  if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) {
+    res.writeHead(421, { 'content-type': 'text/plain' }).end('misdirected request');
+    return;
+  }
+  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  const common = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' };
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { ...common, allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed');
+  } else if (path === '/') {
+    res.writeHead(200, {
+      ...common,
+      'content-type': 'text/html; charset=utf-8',
+      'content-security-policy': `default-src 'none'; script-src 'self'; style-src 'self'; connect-src ws://${host}; frame-src ${new URL(STATELY_INSPECTOR_URL).origin}; base-uri 'none'`,
+    });
+    res.end(BRIDGE_HTML);
+  } else if (path === '/bridge.js') {
+    res.writeHead(200, { ...common, 'content-type': 'text/javascript; charset=utf-8' }).end(BRIDGE_JS);
+  } else if (path === '/bridge.css') {
+    res.writeHead(200, { ...common, 'content-type': 'text/css; charset=utf-8' }).end(BRIDGE_CSS);
+  } else {
+    res.writeHead(404, { ...common, 'content-type': 'text/plain' }).end('not found');
+  }
+}
+
+const BRIDGE_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Breakerbox · Stately inspector</title>
+<link rel="stylesheet" href="/bridge.css">
+<script type="module" src="/bridge.js"></script>
+</head>
+<body><iframe id="inspector" src="${STATELY_INSPECTOR_URL}" title="Stately inspector"></iframe></body>
+</html>
+`;
+
+const BRIDGE_CSS = 'html,body{margin:0;height:100%}iframe{border:0;width:100%;height:100%}\n';
+
+const BRIDGE_JS = `const iframe = document.getElementById('inspector');
+const target = new URL(iframe.src).origin;
+const buffer = [];
+let ready = false;
+window.addEventListener('message', (event) => {
+  if (event.origin !== target || !event.data || event.data.type !== '@statelyai.connected') return;
+  ready = true;
+  for (const data of buffer.splice(0)) iframe.contentWindow.postMessage(data, target);
+});
+const socket = new WebSocket('ws://' + location.host + '/');
+socket.addEventListener('message', (event) => {
+  const data = JSON.parse(event.data);
+  if (ready) iframe.contentWindow.postMessage(data, target);
+  else buffer.push(data);
+});
+`;

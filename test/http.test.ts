@@ -1,0 +1,582 @@
+/**
+ * The HTTP API on a real loopback server: every route, status code and JSON shape, auth, limits,
+ * SSE, Prometheus and the static page. Breakers run on XState's SimulatedClock: no test waits for
+ * a backoff in real time.
+ */
+import { request as httpRequest } from 'node:http';
+import { defer, finalize } from 'rxjs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SimulatedClock } from 'xstate';
+import {
+  ConfigError,
+  createDashboardHandler,
+  createSupervisor,
+  type DashboardServer,
+  type ServeDashboardOptions,
+  type Supervisor,
+  serveDashboard,
+} from '../src/index.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: parsed JSON, asserted field by field
+type Json = any;
+
+const TOKEN = 'test-token-0123456789abcdef';
+
+interface Agent {
+  id: string;
+  healthy: boolean;
+}
+
+function setup(ids: readonly string[] = ['agent-1', 'agent-2', 'agent-3']) {
+  const clock = new SimulatedClock();
+  const agents = new Map<string, Agent>(ids.map((id) => [id, { id, healthy: true }]));
+  // One attempt per task: each failing route() is one failure of the agent it names.
+  const supervisor = createSupervisor({
+    clock,
+    routing: { maxAttempts: 1 },
+    agents: ids.map((id) => ({
+      id,
+      run: async (task: unknown) => {
+        if (!(agents.get(id) as Agent).healthy) throw new Error(`${id}: connection refused`);
+        return `${id}:${String(task)}`;
+      },
+    })),
+  });
+  return { clock, agents, supervisor };
+}
+
+/** Five failures in a row trip `id` (the seed's threshold). */
+async function tripAgent(supervisor: Supervisor, agents: Map<string, Agent>, id: string): Promise<void> {
+  (agents.get(id) as Agent).healthy = false;
+  for (let i = 0; i < 5; i++) await supervisor.route(`t${i}`, { agents: [id], taskId: `task-${i}` }).catch(() => {});
+}
+
+const open: { server?: DashboardServer; supervisor?: Supervisor }[] = [];
+
+async function serve(supervisor: Supervisor, options: ServeDashboardOptions = {}): Promise<DashboardServer> {
+  const server = await serveDashboard(supervisor, { port: 0, ...options });
+  open.push({ server, supervisor });
+  return server;
+}
+
+afterEach(async () => {
+  for (const { server, supervisor } of open.splice(0)) {
+    await server?.close();
+    await supervisor?.stop({ drainMs: 0 });
+  }
+});
+
+async function getJson(url: string, init?: RequestInit): Promise<{ status: number; body: Json; headers: Headers }> {
+  const response = await fetch(url, init);
+  const text = await response.text();
+  return { status: response.status, body: text === '' ? undefined : JSON.parse(text), headers: response.headers };
+}
+
+/** Raw request, for bodies and headers fetch will not send (chunked oversize bodies). */
+function rawRequest(
+  url: string,
+  options: { method: string; headers?: Record<string, string>; chunks?: string[] },
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: options.method, headers: options.headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    for (const chunk of options.chunks ?? []) req.write(chunk);
+    req.end();
+  });
+}
+
+/** Reads SSE events from a streaming fetch. */
+async function openEvents(url: string) {
+  const controller = new AbortController();
+  const response = await fetch(url, { signal: controller.signal, headers: { accept: 'text/event-stream' } });
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  const queue: { event: string; data: Json }[] = [];
+  let ended = false;
+  async function fill(): Promise<void> {
+    const { value, done } = await reader.read();
+    if (done) {
+      ended = true;
+      return;
+    }
+    buffer += decoder.decode(value, { stream: true });
+    let cut = buffer.indexOf('\n\n');
+    while (cut !== -1) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      let event = 'message';
+      let data = '';
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event: ')) event = line.slice(7);
+        else if (line.startsWith('data: ')) data += line.slice(6);
+      }
+      if (data !== '') queue.push({ event, data: JSON.parse(data) });
+      cut = buffer.indexOf('\n\n');
+    }
+  }
+  return {
+    response,
+    /** The next event named `name` (skipping others); undefined when the stream ended. */
+    async next(name: string): Promise<Json> {
+      for (;;) {
+        const index = queue.findIndex((e) => e.event === name);
+        if (index !== -1) return queue.splice(0, index + 1).at(-1)?.data;
+        if (ended) return undefined;
+        await fill();
+      }
+    },
+    close() {
+      controller.abort();
+    },
+  };
+}
+
+describe('JSON routes in the seed shapes', () => {
+  it('GET /api/circuit-breaker/health has the seed keys in snake_case', async () => {
+    const { supervisor, agents } = setup();
+    const server = await serve(supervisor);
+    await supervisor.route('x');
+    await tripAgent(supervisor, agents, 'agent-2');
+    const { status, body, headers } = await getJson(`${server.url}api/circuit-breaker/health`);
+    expect(status).toBe(200);
+    expect(headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(headers.get('x-content-type-options')).toBe('nosniff');
+    expect(body).toEqual({
+      total_agents: 3,
+      healthy_agents: 2,
+      open_circuits: 1,
+      half_open_circuits: 0,
+      isolated_circuits: 0,
+      routing_events: 6,
+    });
+  });
+
+  it('GET /api/circuit-breaker/failures lists the newest first, with ?limit', async () => {
+    const { supervisor, agents } = setup();
+    const server = await serve(supervisor);
+    await tripAgent(supervisor, agents, 'agent-1');
+    const all = await getJson(`${server.url}api/circuit-breaker/failures`);
+    expect(all.status).toBe(200);
+    expect(all.body).toHaveLength(5);
+    expect(all.body[0]).toEqual({
+      task_id: 'task-4',
+      agent_id: 'agent-1',
+      status: 'FAILED',
+      reason: 'agent-1: connection refused',
+      timestamp: '1970-01-01T00:00:00.000Z',
+      kind: 'failed',
+      attempt: 1,
+    });
+    const one = await getJson(`${server.url}api/circuit-breaker/failures?limit=2`);
+    expect(one.body.map((f: { task_id: string }) => f.task_id)).toEqual(['task-4', 'task-3']);
+    for (const bad of ['0', '-1', 'abc', '1001', '2.5']) {
+      const response = await getJson(`${server.url}api/circuit-breaker/failures?limit=${bad}`);
+      expect(response.status, bad).toBe(400);
+      expect(response.body.error.code).toBe('bad_request');
+    }
+  });
+
+  it('GET /api/circuit-breaker/metrics has one seed-shaped record per agent', async () => {
+    const { supervisor, agents } = setup();
+    const server = await serve(supervisor);
+    await supervisor.route('x', { agents: ['agent-3'] });
+    await tripAgent(supervisor, agents, 'agent-2');
+    const { status, body } = await getJson(`${server.url}api/circuit-breaker/metrics`);
+    expect(status).toBe(200);
+    expect(body.map((m: { agent_id: string }) => m.agent_id)).toEqual(['agent-1', 'agent-2', 'agent-3']);
+    expect(body[1]).toEqual({
+      agent_id: 'agent-2',
+      state: 'open',
+      metrics: {
+        failure_count: 5,
+        success_count: 0,
+        total_rejections: 0,
+        last_failure_time: '1970-01-01T00:00:00.000Z',
+        last_success_time: null,
+        total_failures: 5,
+      },
+      backoff_seconds: 1,
+    });
+    expect(body[2].metrics.success_count).toBe(1);
+    expect(body[2].metrics.last_success_time).toBe('1970-01-01T00:00:00.000Z');
+  });
+
+  it('GET /api/machines serves the breaker statechart with its named guards', async () => {
+    const { supervisor } = setup();
+    const server = await serve(supervisor);
+    const { status, body } = await getJson(`${server.url}api/machines`);
+    expect(status).toBe(200);
+    const breaker = body.circuitBreaker;
+    expect(breaker.id).toBe('circuitBreaker');
+    expect(Object.keys(breaker.states).sort()).toEqual(['closed', 'half_open', 'isolated', 'open']);
+    const trip = breaker.states.closed.transitions.find((t: { target?: string[] }) => t.target?.length);
+    expect(trip.target).toEqual(['#circuitBreaker.open']);
+    expect(trip.guard).toBe('and(isCurrentGeneration, failureThresholdReached)');
+    expect(breaker.states.open.transitions[0].delay).toBe('backoff');
+  });
+
+  it('GET /api/agents and /api/agents/:id give the tile rows; an unknown id is 404', async () => {
+    const { supervisor, agents, clock } = setup(['a', 'b', '__proto__', 'x/y z']);
+    const server = await serve(supervisor);
+    await tripAgent(supervisor, agents, 'b');
+    clock.increment(400);
+    const list = await getJson(`${server.url}api/agents`);
+    expect(list.body.map((a: { agent_id: string }) => a.agent_id)).toEqual(['a', 'b', '__proto__', 'x/y z']);
+    const b = await getJson(`${server.url}api/agents/b`);
+    expect(b.body).toMatchObject({ agent_id: 'b', state: 'open', failed: 5, error_rate: 1, retry_after_ms: 600 });
+    const odd = await getJson(`${server.url}api/agents/${encodeURIComponent('x/y z')}`);
+    expect(odd.body).toMatchObject({ agent_id: 'x/y z', state: 'closed', retry_after_ms: null });
+    expect((await getJson(`${server.url}api/agents/__proto__`)).body.agent_id).toBe('__proto__');
+    const missing = await getJson(`${server.url}api/agents/nobody`);
+    expect(missing.status).toBe(404);
+    expect(missing.body).toEqual({ error: { code: 'unknown_agent', message: 'No agent with this id' } });
+    expect((await getJson(`${server.url}api/agents/%E0%A4%A`)).status).toBe(400);
+  });
+
+  it('answers wrong methods with 405 and Allow, unknown paths with a JSON 404', async () => {
+    const { supervisor } = setup();
+    const server = await serve(supervisor);
+    const post = await getJson(`${server.url}api/circuit-breaker/health`, { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+    expect(post.body.error.code).toBe('method_not_allowed');
+    expect((await getJson(`${server.url}metrics`, { method: 'DELETE' })).status).toBe(405);
+    expect((await getJson(`${server.url}api/circuit-breaker/events`, { method: 'PUT' })).status).toBe(405);
+    const missing = await getJson(`${server.url}api/nothing-here`);
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe('not_found');
+    expect((await getJson(`${server.url}nothing.js`)).status).toBe(404);
+    expect((await getJson(`${server.url}..%2Fpackage.json`)).status).toBe(404);
+    const head = await fetch(`${server.url}api/circuit-breaker/health`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
+  });
+
+  it('never sends a stack trace: an internal error is a JSON 500', async () => {
+    const { supervisor } = setup();
+    const broken = new Proxy(supervisor, {
+      get(target, key) {
+        if (key === 'getHealthStatus') {
+          return () => {
+            throw new Error('secret internals at /srv/app.js:12');
+          };
+        }
+        const value = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const onError = vi.fn();
+    const server = await serve(broken, { onError });
+    const { status, body } = await getJson(`${server.url}api/circuit-breaker/health`);
+    expect(status).toBe(500);
+    expect(body).toEqual({ error: { code: 'internal', message: 'Internal error' } });
+    expect(onError).toHaveBeenCalledOnce();
+  });
+});
+
+describe('isolate and reset', () => {
+  it('are off (404) without a configured token', async () => {
+    const { supervisor } = setup();
+    const server = await serve(supervisor);
+    const response = await getJson(`${server.url}api/agents/agent-1/isolate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(response.status).toBe(404);
+    expect(supervisor.getAgent('agent-1')?.state).toBe('closed');
+  });
+
+  it('need the bearer token, then isolate and reset the circuit', async () => {
+    const { supervisor } = setup();
+    const server = await serve(supervisor, { token: TOKEN });
+    const url = `${server.url}api/agents/agent-1`;
+    const none = await getJson(`${url}/isolate`, { method: 'POST' });
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="breakerbox"');
+    for (const authorization of [`Bearer ${TOKEN}x`, `Basic ${TOKEN}`, 'Bearer', `bearer  ${TOKEN.slice(1)}`]) {
+      expect((await getJson(`${url}/isolate`, { method: 'POST', headers: { authorization } })).status).toBe(401);
+    }
+    expect(supervisor.getAgent('agent-1')?.state).toBe('closed');
+
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const isolated = await getJson(`${url}/isolate`, { method: 'POST', headers: auth });
+    expect(isolated).toMatchObject({ status: 200, body: { agent_id: 'agent-1', state: 'isolated' } });
+    expect(supervisor.getHealthStatus().isolatedCircuits).toBe(1);
+    const reset = await getJson(`${url}/reset`, { method: 'POST', headers: auth });
+    expect(reset).toMatchObject({ status: 200, body: { agent_id: 'agent-1', state: 'closed' } });
+
+    expect((await getJson(`${url}/isolate`, { headers: auth })).status).toBe(405);
+    const unknown = await getJson(`${server.url}api/agents/nobody/isolate`, { method: 'POST', headers: auth });
+    expect(unknown.status).toBe(404);
+  });
+
+  it('refuse oversized bodies with 413, declared or streamed', async () => {
+    const { supervisor } = setup();
+    const server = await serve(supervisor, { token: TOKEN, maxBodyBytes: 64 });
+    const url = `${server.url}api/agents/agent-1/isolate`;
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const declared = await rawRequest(url, {
+      method: 'POST',
+      headers: { ...auth, 'content-length': '65', 'content-type': 'application/json' },
+      chunks: ['x'.repeat(65)],
+    });
+    expect(declared.status).toBe(413);
+    expect(JSON.parse(declared.body).error.code).toBe('payload_too_large');
+    const streamed = await rawRequest(url, {
+      method: 'POST',
+      headers: { ...auth, 'transfer-encoding': 'chunked' },
+      chunks: ['x'.repeat(40), 'y'.repeat(40)],
+    });
+    expect(streamed.status).toBe(413);
+    expect(supervisor.getAgent('agent-1')?.state).toBe('closed');
+    const small = await rawRequest(url, { method: 'POST', headers: auth, chunks: ['{"why":"test"}'] });
+    expect(small.status).toBe(200);
+  });
+});
+
+describe('GET /metrics', () => {
+  it('serves Prometheus text read from the counters at scrape time', async () => {
+    const { supervisor, agents, clock } = setup(['a', 'b']);
+    const server = await serve(supervisor);
+    await tripAgent(supervisor, agents, 'b');
+    await supervisor.route('x', { agents: ['b', 'a'] });
+    const response = await fetch(`${server.url}metrics`);
+    expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const text = await response.text();
+    expect(text).toContain('breakerbox_circuitbreaker_state{name="b",state="open"} 1');
+    expect(text).toContain('breakerbox_circuitbreaker_state{name="b",state="closed"} 0');
+    expect(text).toContain('breakerbox_circuitbreaker_state{name="a",state="closed"} 1');
+    expect(text).toContain('breakerbox_circuitbreaker_calls_total{name="b",kind="failed"} 5');
+    expect(text).toContain('breakerbox_circuitbreaker_calls_total{name="b",kind="not_permitted"} 0');
+    expect(text).toContain('breakerbox_circuitbreaker_calls_total{name="a",kind="successful"} 1');
+    expect(text).toContain('breakerbox_circuitbreaker_calls_total{name="b",kind="timeout"} 0');
+    expect(text).toContain('# TYPE breakerbox_circuitbreaker_call_duration_seconds histogram');
+    expect(text).toContain('breakerbox_circuitbreaker_call_duration_seconds_bucket{name="b",le="0.005"} 5');
+    expect(text).toContain('breakerbox_circuitbreaker_call_duration_seconds_bucket{name="b",le="+Inf"} 5');
+    expect(text).toContain('breakerbox_circuitbreaker_call_duration_seconds_count{name="b"} 5');
+    expect(text).toContain('breakerbox_tasks_total{kind="successful"} 1');
+    expect(text).toContain('breakerbox_tasks_total{kind="failed"} 5');
+    expect(text).toContain('breakerbox_failovers_total 0');
+    expect(text).toContain('breakerbox_circuitbreaker_open_to_half_open_total{name="b"} 0');
+
+    // The next scrape reads the counters again: recovery shows without anything pushed.
+    clock.increment(1000);
+    (agents.get('b') as Agent).healthy = true;
+    for (let i = 0; i < 3; i++) await supervisor.route('p', { agents: ['b'] });
+    const again = await (await fetch(`${server.url}metrics`)).text();
+    expect(again).toContain('breakerbox_circuitbreaker_state{name="b",state="closed"} 1');
+    expect(again).toContain('breakerbox_circuitbreaker_open_to_half_open_total{name="b"} 1');
+    expect(again).toContain('breakerbox_circuitbreaker_half_open_probes_total{name="b"} 3');
+    expect(again).toContain('breakerbox_routing_events_total 9');
+  });
+});
+
+describe('the visualizer files', () => {
+  it('serves the page with a CSP that allows no inline script, and its modules', async () => {
+    const { supervisor } = setup();
+    const server = await serve(supervisor);
+    const page = await fetch(server.url);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    const csp = page.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe');
+    const html = await page.text();
+    expect(html).toContain('<script type="module" src="app.js"></script>');
+    expect(html).not.toMatch(/<script>|https?:\/\//);
+    const app = await fetch(`${server.url}app.js`);
+    expect(app.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(await app.text()).toContain("new EventSource('api/circuit-breaker/events')");
+    expect((await fetch(`${server.url}style.css`)).headers.get('content-type')).toBe('text/css; charset=utf-8');
+  });
+
+  it('leaves the page out with visualizer: false', async () => {
+    const { supervisor } = setup();
+    const server = await serve(supervisor, { visualizer: false });
+    expect((await fetch(server.url)).status).toBe(404);
+    expect((await fetch(`${server.url}api/circuit-breaker/health`)).status).toBe(200);
+  });
+});
+
+describe('SSE: GET /api/circuit-breaker/events', () => {
+  /** The supervisor with its transitions$ subscriptions counted. */
+  function counted(supervisor: Supervisor) {
+    const live = { subscribed: 0, unsubscribed: 0 };
+    const tracked = defer(() => {
+      live.subscribed++;
+      return supervisor.transitions$;
+    }).pipe(
+      finalize(() => {
+        live.unsubscribed++;
+      }),
+    );
+    const proxy = new Proxy(supervisor, {
+      get(target, key) {
+        if (key === 'transitions$') return tracked;
+        const value = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    return { proxy, live };
+  }
+
+  it('sends a frame at once, then transitions and failures; a client that leaves is unsubscribed', async () => {
+    const { supervisor, agents, clock } = setup(['a', 'b']);
+    const { proxy, live } = counted(supervisor);
+    const server = await serve(proxy, { frameIntervalMs: 20 });
+    const events = await openEvents(`${server.url}api/circuit-breaker/events`);
+    expect(events.response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    const first = await events.next('frame');
+    expect(first.health).toMatchObject({ total_agents: 2, healthy_agents: 2 });
+    expect(first.agents.map((a: { agent_id: string }) => a.agent_id)).toEqual(['a', 'b']);
+    expect(server.handler.streamCount).toBe(1);
+
+    await tripAgent(supervisor, agents, 'b');
+    const failure = await events.next('failure');
+    expect(failure).toMatchObject({ task_id: 'task-0', agent_id: 'b', status: 'FAILED' });
+    const opened = await events.next('transition');
+    expect(opened).toMatchObject({ agent_id: 'b', from: 'closed', to: 'open', retry_after_ms: 1000 });
+    expect(opened.reason).toMatch(/^failure threshold reached/);
+    const frame = await events.next('frame');
+    expect(frame.health.open_circuits).toBe(1);
+    expect(frame.agents.find((a: { agent_id: string }) => a.agent_id === 'b').state).toBe('open');
+
+    clock.increment(1000);
+    expect(await events.next('transition')).toMatchObject({ agent_id: 'b', from: 'open', to: 'half_open' });
+
+    events.close();
+    await vi.waitFor(() => expect(server.handler.streamCount).toBe(0));
+    expect(live).toEqual({ subscribed: 1, unsubscribed: 1 });
+  });
+
+  it('caps concurrent streams with 503', async () => {
+    const { supervisor } = setup();
+    const server = await serve(supervisor, { maxStreams: 1 });
+    const first = await openEvents(`${server.url}api/circuit-breaker/events`);
+    await first.next('frame');
+    const second = await getJson(`${server.url}api/circuit-breaker/events`);
+    expect(second.status).toBe(503);
+    expect(second.body.error.code).toBe('too_many_streams');
+    first.close();
+    await vi.waitFor(() => expect(server.handler.streamCount).toBe(0));
+    const third = await openEvents(`${server.url}api/circuit-breaker/events`);
+    expect((await third.next('frame')).health.total_agents).toBe(3);
+    third.close();
+  });
+
+  it('ends every stream with an end event when the supervisor stops', async () => {
+    const { supervisor } = setup();
+    const server = await serve(supervisor);
+    const events = await openEvents(`${server.url}api/circuit-breaker/events`);
+    await events.next('frame');
+    await supervisor.stop({ drainMs: 0 });
+    expect(await events.next('end')).toEqual({});
+    await vi.waitFor(() => expect(server.handler.streamCount).toBe(0));
+  });
+
+  it('close() of the server ends open streams', async () => {
+    const { supervisor } = setup();
+    const server = await serve(supervisor);
+    const events = await openEvents(`${server.url}api/circuit-breaker/events`);
+    await events.next('frame');
+    await server.close();
+    expect(await events.next('end')).toEqual({});
+  });
+});
+
+describe('mounting', () => {
+  it('works in Express under a prefix, passing other paths to next()', async () => {
+    const { default: express } = await import('express');
+    const { supervisor, agents } = setup();
+    const handler = createDashboardHandler(supervisor);
+    const app = express();
+    app.get('/own', (_req, res) => {
+      res.json({ own: true });
+    });
+    app.use('/dashboard', handler);
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      await tripAgent(supervisor, agents, 'agent-1');
+      const health = await getJson(`${base}/dashboard/api/circuit-breaker/health`);
+      expect(health.body.open_circuits).toBe(1);
+      const redirect = await fetch(`${base}/dashboard`, { redirect: 'manual' });
+      expect(redirect.status).toBe(308);
+      expect(redirect.headers.get('location')).toBe('/dashboard/');
+      const page = await fetch(`${base}/dashboard/`);
+      expect(await page.text()).toContain('<title>Breakerbox</title>');
+      expect(await (await fetch(`${base}/dashboard/metrics`)).text()).toContain('breakerbox_circuitbreaker_state');
+      expect((await getJson(`${base}/own`)).body).toEqual({ own: true });
+      // Not the handler's: Express's own 404, reached through next().
+      const other = await fetch(`${base}/dashboard/api/unknown`);
+      expect(other.status).toBe(404);
+      expect(other.headers.get('content-type')).toContain('text/html');
+    } finally {
+      handler.close();
+      await new Promise((resolve) => server.close(resolve));
+      await supervisor.stop({ drainMs: 0 });
+    }
+  });
+
+  it('works in node:http with basePath, and the plain server answers other paths', async () => {
+    const { supervisor } = setup();
+    const server = await serve(supervisor, { basePath: '/ops/breakers' });
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/ops\/breakers\/$/);
+    expect((await getJson(`${server.url}api/circuit-breaker/health`)).body.total_agents).toBe(3);
+    const bare = await fetch(server.url.slice(0, -1), { redirect: 'manual' });
+    expect(bare.headers.get('location')).toBe('/ops/breakers/');
+    expect((await fetch(new URL('/api/circuit-breaker/health', server.url))).status).toBe(404);
+  });
+});
+
+describe('options', () => {
+  it('are validated with ConfigError', async () => {
+    const { supervisor } = setup();
+    open.push({ supervisor });
+    const bad: [unknown, string][] = [
+      [{ token: 'short' }, 'token'],
+      [{ token: 'has whitespace inside it' }, 'token'],
+      [{ maxStreams: 0 }, 'maxStreams'],
+      [{ frameIntervalMs: 1 }, 'frameIntervalMs'],
+      [{ basePath: 'dashboard/' }, 'basePath'],
+      [{ registry: {} }, 'registry'],
+      [{ tokn: TOKEN }, 'tokn'],
+    ];
+    for (const [options, field] of bad) {
+      const error = (() => {
+        try {
+          createDashboardHandler(supervisor, options as never);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error, field).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).field).toBe(field);
+    }
+    expect((() => createDashboardHandler({} as Supervisor)).bind(null)).toThrow(ConfigError);
+    await expect(serveDashboard(supervisor, { port: 70_000 })).rejects.toThrow(ConfigError);
+    await expect(serveDashboard(supervisor, { host: '' })).rejects.toThrow(ConfigError);
+    // The token never appears in the error.
+    try {
+      createDashboardHandler(supervisor, { token: 'short secret' });
+    } catch (e) {
+      expect((e as Error).message).not.toContain('short secret');
+    }
+  });
+
+  it('serveDashboard listens on 127.0.0.1 by default and rejects a taken port', async () => {
+    const { supervisor } = setup();
+    const server = await serve(supervisor);
+    expect(server.host).toBe('127.0.0.1');
+    await expect(serveDashboard(supervisor, { port: server.port })).rejects.toThrow(/EADDRINUSE/);
+  });
+});
