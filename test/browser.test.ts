@@ -82,14 +82,15 @@ describe.skipIf(!available)('the visualizer in headless Chromium', () => {
   const tileState = (id: string) =>
     page.evaluate(
       (agent) =>
-        [...document.querySelectorAll<HTMLElement>('.tile')].find((t) => t.dataset.agent === agent)?.dataset.state,
+        Array.from(document.querySelectorAll<HTMLElement>('.tile')).find((t) => t.dataset.agent === agent)?.dataset
+          .state,
       id,
     );
   const waitForTile = (id: string, state: string) =>
     page.waitForFunction(
       ([agent, expected]) =>
-        [...document.querySelectorAll<HTMLElement>('.tile')].find((t) => t.dataset.agent === agent)?.dataset.state ===
-        expected,
+        Array.from(document.querySelectorAll<HTMLElement>('.tile')).find((t) => t.dataset.agent === agent)?.dataset
+          .state === expected,
       [id, state] as const,
       { timeout: 10_000 },
     );
@@ -106,7 +107,7 @@ describe.skipIf(!available)('the visualizer in headless Chromium', () => {
   it('renders an agent id full of HTML as text', async () => {
     const name = await page.evaluate(
       (agent) =>
-        [...document.querySelectorAll<HTMLElement>('.tile')]
+        Array.from(document.querySelectorAll<HTMLElement>('.tile'))
           .find((t) => t.dataset.agent === agent)
           ?.querySelector('.name')?.textContent,
       XSS_ID,
@@ -123,7 +124,7 @@ describe.skipIf(!available)('the visualizer in headless Chromium', () => {
     await waitForTile('beta', 'open');
     const countdown = await page.evaluate(
       () =>
-        [...document.querySelectorAll<HTMLElement>('.tile')]
+        Array.from(document.querySelectorAll<HTMLElement>('.tile'))
           .find((t) => t.dataset.agent === 'beta')
           ?.querySelector('.countdown')?.textContent,
     );

@@ -2,8 +2,10 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
 import { parseDemoOptions } from '../src/demo/demoOptions.js';
-import { ConfigError } from '../src/index.js';
+import { printable, TerminalView } from '../src/demo/terminalView.js';
+import { ConfigError, createSupervisor } from '../src/index.js';
 import { runDemo } from './demoHarness.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -81,5 +83,39 @@ describe('the demo flags', () => {
     ]) {
       expect(() => parseDemoOptions(argv), argv.join(' ')).toThrow(ConfigError);
     }
+  });
+});
+
+describe('the terminal view', () => {
+  it('redraws the table in place on a TTY, escaping what agents say', async () => {
+    const writes: string[] = [];
+    const out = { columns: 120, write: (text: string) => writes.push(text) > 0 } as unknown as NodeJS.WriteStream;
+    const supervisor = createSupervisor({
+      clock: new SimulatedClock(),
+      agents: [
+        { id: 'agent-1', run: async () => 'ok' },
+        { id: 'evil\u001b[2J', run: async () => 'ok' },
+      ],
+    });
+    const view = new TerminalView(supervisor, { out, live: true, header: ['header line'] });
+    view.start();
+    view.event('scenario something happened');
+    view.stop(['bye']);
+    await supervisor.stop();
+    expect(writes[0]).toBe('\u001b[?25l');
+    const first = writes[1] as string;
+    expect(first).toContain('header line');
+    expect(first).toMatch(/agent\s+state\s+successes\s+failures\s+rejections\s+in flight\s+next probe in/);
+    expect(first).toContain('evil?[2J');
+    expect(first).not.toContain('evil\u001b');
+    const drawn = first.split('\n').length - 1;
+    // The second draw moves the cursor back over the first and clears below it.
+    expect(writes[2]?.startsWith(`\u001b[${drawn}F\u001b[J`)).toBe(true);
+    expect(writes[2]).toContain('scenario something happened');
+    expect(writes.slice(3)).toEqual(['\u001b[?25h', 'bye\n']);
+  });
+
+  it('prints no control characters', () => {
+    expect(printable('a\u001b[31mb\u0007c\nd')).toBe('a?[31mb?c?d');
   });
 });
