@@ -457,6 +457,20 @@ describe('SSE: GET /api/circuit-breaker/events', () => {
     expect(live).toEqual({ subscribed: 1, unsubscribed: 1 });
   });
 
+  it('caps the agents in a frame to the worst ones', async () => {
+    const { supervisor, agents } = setup(['a', 'b', 'c']);
+    const server = await serve(supervisor, { maxAgentsPerFrame: 2 });
+    await supervisor.route('x', { agents: ['c'] });
+    await tripAgent(supervisor, agents, 'b');
+    const events = await openEvents(`${server.url}api/circuit-breaker/events`);
+    const frame = await events.next('frame');
+    expect(frame.agents_total).toBe(3);
+    expect(frame.agents.map((a: { agent_id: string }) => a.agent_id)).toEqual(['b', 'c']);
+    events.close();
+    // The REST list is never capped.
+    expect((await getJson(`${server.url}api/agents`)).body).toHaveLength(3);
+  });
+
   it('caps concurrent streams with 503', async () => {
     const { supervisor } = setup();
     const server = await serve(supervisor, { maxStreams: 1 });

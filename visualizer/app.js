@@ -68,6 +68,11 @@ function renderSummary(frame) {
 function onFrame(frame) {
   const now = performance.now();
   renderSummary(frame);
+  const total = frame.agents_total ?? frame.agents.length;
+  setText(
+    $('hint'),
+    `${total > frame.agents.length ? `The ${frame.agents.length} worst of ${total} agents. ` : ''}Sorted by error rate, then volume. Select a tile to follow it in the statechart.`,
+  );
   tiles.update(frame.agents, now);
   if (state.selected === undefined || tiles.stateOf(state.selected) === undefined) {
     const first = frame.agents.find((a) => a.state !== 'closed') ?? frame.agents[0];

@@ -17,6 +17,7 @@ import { failureJson, frameJson, transitionJson } from './wire.js';
 
 export interface EventStreamOptions {
   maxStreams: number;
+  maxAgentsPerFrame: number;
   frameIntervalMs: number;
   maxFailuresPerSecond: number;
 }
@@ -80,7 +81,7 @@ export class EventStreams {
     res.on('close', cleanup);
     res.on('error', cleanup);
     this.write(stream, 'retry: 2000\n\n');
-    this.sendFrame(stream, JSON.stringify(frameJson(this.supervisor)));
+    this.sendFrame(stream, JSON.stringify(frameJson(this.supervisor, this.options.maxAgentsPerFrame)));
 
     const supervisor = this.supervisor;
     stream.subscriptions.push(
@@ -118,7 +119,7 @@ export class EventStreams {
 
   private tick(): void {
     if (this.streams.size === 0) return;
-    const frame = JSON.stringify(frameJson(this.supervisor));
+    const frame = JSON.stringify(frameJson(this.supervisor, this.options.maxAgentsPerFrame));
     const now = performance.now();
     for (const stream of [...this.streams]) {
       if (stream.dropped > 0) {

@@ -18,6 +18,8 @@ export interface DashboardOptions {
   maxStreams?: number;
   /** SSE frames (health and every agent's row) at most this often, in ms. Default 1000. */
   frameIntervalMs?: number;
+  /** Agents in an SSE frame: the worst by error rate, then volume. Default 500. */
+  maxAgentsPerFrame?: number;
   /** `failure` events per SSE stream per second; the surplus is counted, not sent. Default 50. */
   maxFailuresPerSecond?: number;
   /** Largest request body accepted, in bytes; larger gets 413. Default 1024. */
@@ -35,6 +37,7 @@ export interface ResolvedDashboardOptions {
   basePath: string;
   maxStreams: number;
   frameIntervalMs: number;
+  maxAgentsPerFrame: number;
   maxFailuresPerSecond: number;
   maxBodyBytes: number;
   registry: Registry;
@@ -47,6 +50,7 @@ const HANDLER_KEYS = [
   'basePath',
   'maxStreams',
   'frameIntervalMs',
+  'maxAgentsPerFrame',
   'maxFailuresPerSecond',
   'maxBodyBytes',
   'registry',
@@ -74,6 +78,7 @@ export function resolveDashboardOptions(
   });
   optional(o.maxStreams, (v) => checkNumber(v, 'maxStreams', { min: 1, max: 10_000, integer: true }));
   optional(o.frameIntervalMs, (v) => checkNumber(v, 'frameIntervalMs', { min: 10, max: 60_000 }));
+  optional(o.maxAgentsPerFrame, (v) => checkNumber(v, 'maxAgentsPerFrame', { min: 1, integer: true }));
   optional(o.maxFailuresPerSecond, (v) => checkNumber(v, 'maxFailuresPerSecond', { min: 0, integer: true }));
   optional(o.maxBodyBytes, (v) => checkNumber(v, 'maxBodyBytes', { min: 0, max: 1 << 20, integer: true }));
   optional(o.registry, (registry) => {
@@ -97,6 +102,7 @@ export function resolveDashboardOptions(
     basePath: o.basePath ?? '',
     maxStreams: o.maxStreams ?? 32,
     frameIntervalMs: o.frameIntervalMs ?? 1000,
+    maxAgentsPerFrame: o.maxAgentsPerFrame ?? 500,
     maxFailuresPerSecond: o.maxFailuresPerSecond ?? 50,
     maxBodyBytes: o.maxBodyBytes ?? 1024,
     registry: o.registry ?? new Registry(),

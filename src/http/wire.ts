@@ -86,7 +86,10 @@ export interface FrameJson {
   /** The supervisor clock's time, ISO-8601. */
   timestamp: string;
   health: HealthJson;
+  /** Every agent's row, or in a capped frame the worst ones: by error rate, then volume. */
   agents: AgentJson[];
+  /** How many agents there are (more than `agents.length` in a capped frame). */
+  agents_total: number;
   tasks: { succeeded: number; failed: number; rejected: number };
   failovers: number;
   phase: string;
@@ -179,15 +182,29 @@ function agentJson(supervisor: Supervisor, stats: AgentStats, metrics: BreakerMe
   };
 }
 
-/** Every agent's row and the totals, read in one pass over the supervisor's counters. */
-export function frameJson(supervisor: Supervisor): FrameJson {
+/** Hystrix's order: the highest error rate first, then the most calls, then by id. */
+function worstFirst(a: AgentJson, b: AgentJson): number {
+  return (
+    b.error_rate - a.error_rate || b.calls - a.calls || (a.agent_id < b.agent_id ? -1 : a.agent_id > b.agent_id ? 1 : 0)
+  );
+}
+
+/**
+ * Every agent's row and the totals, read in one pass over the supervisor's counters. With
+ * `maxAgents`, only that many rows, the worst first (a dashboard of 10,000 agents shows the ones
+ * in trouble; an SSE frame stays small).
+ */
+export function frameJson(supervisor: Supervisor, maxAgents = Number.POSITIVE_INFINITY): FrameJson {
   const stats = supervisor.getStats();
   const metricsById = new Map<string, BreakerMetrics>();
   for (const metrics of supervisor.getAllMetrics()) metricsById.set(metrics.agentId, metrics);
+  let agents = stats.agents.map((a) => agentJson(supervisor, a, metricsById.get(a.agentId)));
+  if (agents.length > maxAgents) agents = agents.sort(worstFirst).slice(0, maxAgents);
   return {
     timestamp: isoTime(supervisor.clock.now()) ?? '',
     health: healthJson(supervisor.getHealthStatus()),
-    agents: stats.agents.map((a) => agentJson(supervisor, a, metricsById.get(a.agentId))),
+    agents,
+    agents_total: stats.agents.length,
     tasks: { ...stats.tasks },
     failovers: stats.failovers,
     phase: supervisor.phase,
