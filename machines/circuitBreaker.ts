@@ -135,7 +135,9 @@ export const circuitBreakerMachine = setup({
       if (trip.kind === 'consecutive') return context.failureCount + 1 >= trip.threshold;
       const calls = event.windowCalls ?? 0;
       const failures = event.windowFailures ?? 0;
-      return calls >= trip.minimumCalls && failures >= trip.failureRate * calls;
+      // Compare the failed share, not failures with rate × calls: 55 of 100 calls is a share of
+      // exactly 0.55, while 0.55 × 100 is 55.00000000000001 and would not trip.
+      return calls >= trip.minimumCalls && calls > 0 && failures / calls >= trip.failureRate;
     },
     /** The half-open window has a probe permit left. */
     probeBudgetLeft: ({ context }) => context.probesAdmitted < context.policy.halfOpenMaxCalls,

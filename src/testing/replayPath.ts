@@ -1,0 +1,86 @@
+/**
+ * `replayPath()`: runs an event path (a `modelCheck()` counterexample, or one you write) on a live
+ * breaker actor driven by XState's `SimulatedClock`, so a counterexample becomes a regular test.
+ */
+import { createActor, SimulatedClock } from 'xstate';
+import type { BreakerOptions } from '../../machines/breakerOptions.js';
+import { type BreakerEvent, type BreakerState, circuitBreakerMachine } from '../../machines/circuitBreaker.js';
+import { validateBreakerOptions } from '../breakerOptions.js';
+import { ConfigError } from '../errors.js';
+import { checkPlainObject } from '../validate.js';
+import { delayedEvents, type ExplorationEvent, isDelayedEvent } from './explorationEvents.js';
+import type { BreakerSnapshot } from './modelCheck.js';
+
+export interface ReplayResult {
+  /** The state before the first event, then after each event: `path.length + 1` entries. */
+  states: BreakerState[];
+  /** The snapshots, index for index with `states`. */
+  snapshots: BreakerSnapshot[];
+  /** The simulated time after each entry of `states`, in ms from the start (0). */
+  times: number[];
+}
+
+const EVENT_TYPES = new Set(['SUCCESS', 'FAILURE', 'PROBE', 'ISOLATE', 'RESET']);
+
+/**
+ * Replays `path` on a fresh breaker actor with `options`. A delayed event
+ * (`xstate.after.backoff.circuitBreaker.open`) advances the simulated clock by exactly that delay,
+ * so the actor's own timer fires; every other event is sent with `at` set to the clock's time.
+ * Throws `ConfigError` for an invalid option, an unknown event, or a delayed event the current
+ * state does not schedule.
+ */
+export function replayPath(path: readonly ExplorationEvent[], options: BreakerOptions = {}): ReplayResult {
+  validateBreakerOptions(options);
+  if (!Array.isArray(path)) throw new ConfigError('path', path, 'an array of events');
+  path.forEach((event: unknown, i) => {
+    checkPlainObject(event, `path[${i}]`);
+    const type = event.type;
+    if (typeof type !== 'string' || !(EVENT_TYPES.has(type) || isDelayedEvent({ type }))) {
+      throw new ConfigError(
+        `path[${i}].type`,
+        type,
+        `one of ${[...EVENT_TYPES].join(', ')} or an xstate.after.… event`,
+      );
+    }
+  });
+
+  const clock = new SimulatedClock();
+  const actor = createActor(circuitBreakerMachine, {
+    input: { agentId: options.id ?? 'breaker', options, now: 0 },
+    clock,
+  });
+  actor.start();
+  const snapshots: BreakerSnapshot[] = [actor.getSnapshot()];
+  const times = [0];
+  try {
+    path.forEach((event, i) => {
+      const before = actor.getSnapshot();
+      if (isDelayedEvent(event)) {
+        if (!delayedEvents(before.value).some((delayed) => delayed.type === event.type)) {
+          throw new ConfigError(`path[${i}].type`, event.type, `a delayed event of the state ${before.value}`);
+        }
+        clock.increment(delayOf(event.type, before));
+      } else {
+        actor.send({ ...event, at: clock.now() } as BreakerEvent);
+      }
+      snapshots.push(actor.getSnapshot());
+      times.push(clock.now());
+    });
+  } finally {
+    actor.stop();
+  }
+  return { states: snapshots.map((snapshot) => snapshot.value), snapshots, times };
+}
+
+/** The length of the delay a delayed event is named after: `xstate.after.<delay>.<state id>`. */
+function delayOf(type: string, snapshot: BreakerSnapshot): number {
+  const delay = type.slice('xstate.after.'.length, type.indexOf('.', 'xstate.after.'.length));
+  const named = (circuitBreakerMachine.implementations.delays as Record<string, unknown>)[delay];
+  if (typeof named === 'function') {
+    return (named as (args: { context: unknown; event: unknown }) => number)({
+      context: snapshot.context,
+      event: { type },
+    });
+  }
+  return Number(delay);
+}

@@ -1,0 +1,393 @@
+/**
+ * Differential property test (issue 4, part 3): generated sequences of calls that succeed or fail,
+ * now or later (held calls released in an order fast-check's scheduler picks, or the oldest one on
+ * purpose: a late result), time passing, isolate and reset, run against the real breaker
+ * (`createCircuitBreaker` with a `SimulatedClock`) and against the reference model in
+ * `support/referenceBreaker.ts`. Everything a user can see must agree after every step: which calls
+ * are admitted, every rejection's state and `retryAfterMs`, each call's result, the state and
+ * `getMetrics()`. A divergence fails with the shrunk sequence.
+ *
+ * `MODEL_CHECK_RUNS` sets the number of generated sequences (default 10,000).
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
+import type { BreakerOptions } from '../machines/breakerOptions.js';
+import { CircuitOpenError, createCircuitBreaker } from '../src/index.js';
+import { type RefConfig, ReferenceBreaker } from './support/referenceBreaker.js';
+
+const RUNS = Number(process.env.MODEL_CHECK_RUNS ?? 10_000);
+const START = 1_700_000_000_000;
+
+type Command =
+  /** A call that succeeds or fails; a held one returns only when released. */
+  | { kind: 'call'; outcome: 'success' | 'failure'; held: boolean }
+  /** The scheduler releases one held call of its choosing. */
+  | { kind: 'settle' }
+  /** The oldest held call returns now: usually a result from an older generation. */
+  | { kind: 'late' }
+  /** Time passes: some milliseconds, or exactly to the next deadline (backoff, half-open timeout). */
+  | { kind: 'advance'; ms: number | 'deadline' }
+  | { kind: 'isolate' }
+  | { kind: 'reset' };
+
+const commandArb: fc.Arbitrary<Command> = fc.oneof(
+  {
+    weight: 12,
+    arbitrary: fc.record({
+      kind: fc.constant('call' as const),
+      outcome: fc.constantFrom('success' as const, 'failure' as const),
+      held: fc.boolean(),
+    }),
+  },
+  { weight: 3, arbitrary: fc.constant({ kind: 'settle' as const }) },
+  { weight: 2, arbitrary: fc.constant({ kind: 'late' as const }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('advance' as const),
+      ms: fc.oneof(fc.constant('deadline' as const), fc.integer({ min: 1, max: 40_000 })),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: 'isolate' as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'reset' as const }) },
+);
+const commandsArb = fc.array(commandArb, { maxLength: 30, size: 'medium' });
+
+const configArb: fc.Arbitrary<RefConfig> = fc
+  .record({
+    trip: fc.oneof(
+      fc.record({ kind: fc.constant('consecutive' as const), threshold: fc.constantFrom(1, 1, 2, 2, 3, 5) }),
+      fc.integer({ min: 1, max: 6 }).chain((size) =>
+        fc.record({
+          kind: fc.constant('rate' as const),
+          size: fc.constant(size),
+          minimumCalls: fc.integer({ min: 1, max: size }),
+          rate: fc.constantFrom(0.25, 0.5, 0.55, 0.75, 1),
+        }),
+      ),
+    ),
+    halfOpenMaxCalls: fc.integer({ min: 1, max: 4 }),
+    halfOpenTimeoutMs: fc.constantFrom(500, 2000, 30_000),
+    initialMs: fc.constantFrom(1, 100, 1000),
+    multiplier: fc.constantFrom(1, 1.5, 2),
+    maxFactor: fc.constantFrom(1, 3, 60),
+    slowCallMs: fc.option(fc.constantFrom(50, 5000), { nil: undefined }),
+  })
+  .map(({ maxFactor, slowCallMs, ...config }) => ({
+    ...config,
+    maxMs: config.initialMs * maxFactor,
+    ...(slowCallMs === undefined ? {} : { slowCallMs }),
+  }));
+
+function breakerOptions(config: RefConfig, clock: SimulatedClock): BreakerOptions {
+  const trip = config.trip;
+  return {
+    id: 'diff',
+    clock,
+    ...(trip.kind === 'consecutive'
+      ? { failureThreshold: trip.threshold }
+      : {
+          trip: {
+            kind: 'rate',
+            window: 'count',
+            size: trip.size,
+            minimumCalls: trip.minimumCalls,
+            failureRate: trip.rate,
+          },
+        }),
+    halfOpenMaxCalls: config.halfOpenMaxCalls,
+    halfOpenTimeoutMs: config.halfOpenTimeoutMs,
+    backoff: { initialMs: config.initialMs, multiplier: config.multiplier, maxMs: config.maxMs },
+    ...(config.slowCallMs === undefined ? {} : { slowCallMs: config.slowCallMs }),
+  };
+}
+
+/**
+ * Lets promise continuations run until `done()` (a result reached the breaker), or for 200
+ * microtask turns when none is coming. No time passes. A result that took longer would surface as a
+ * divergence later (two results in one step), never as a silent pass.
+ */
+async function flush(done: () => boolean): Promise<void> {
+  for (let turn = 0; turn < 200 && !done(); turn++) await Promise.resolve();
+}
+
+interface Call {
+  id: number;
+  ticket: number;
+  startedAt: number;
+  outcome: 'success' | 'failure';
+  error: Error | undefined;
+  release: () => void;
+  released: boolean;
+  result?: { value: unknown } | { error: unknown };
+}
+
+/** What the generated sequences exercised, so a generator that stops reaching a corner is noticed. */
+const coverage = {
+  runs: 0,
+  steps: 0,
+  transitions: new Map<string, number>(),
+  lateResults: 0,
+  rejections: new Map<string, number>(),
+  slowCalls: 0,
+};
+const bump = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
+
+class Divergence extends Error {
+  override name = 'Divergence';
+}
+
+/** Runs one generated scenario against both; throws `Divergence` at the first difference. */
+async function runScenario(
+  config: RefConfig,
+  commands: Command[],
+  s: fc.Scheduler,
+  reference = (c: RefConfig) => new ReferenceBreaker(c),
+): Promise<void> {
+  const clock = new SimulatedClock();
+  clock.set(START);
+  const breaker = createCircuitBreaker(breakerOptions(config, clock));
+  const ref = reference(config);
+  const held: Call[] = [];
+  const finished: Call[] = [];
+  const trace: string[] = [];
+  let nextId = 0;
+
+  const diverge = (what: string, real: unknown, expected: unknown): never => {
+    throw new Divergence(
+      `${what}\n  real:      ${JSON.stringify(real)}\n  reference: ${JSON.stringify(expected)}\n  after: ${trace.join(' → ')}`,
+    );
+  };
+  let lastState = 'closed';
+  coverage.runs++;
+  const compare = () => {
+    coverage.steps++;
+    if (ref.state !== lastState) bump(coverage.transitions, `${lastState} → ${ref.state}`);
+    lastState = ref.state;
+    const { agentId: _id, ...seen } = breaker.getMetrics();
+    const expected = ref.metrics();
+    const a = seen.metrics;
+    const b = expected.metrics;
+    if (
+      breaker.state !== expected.state ||
+      seen.state !== expected.state ||
+      seen.backoffSeconds !== expected.backoffSeconds ||
+      a.failureCount !== b.failureCount ||
+      a.successCount !== b.successCount ||
+      a.totalFailures !== b.totalFailures ||
+      a.totalRejections !== b.totalRejections ||
+      a.lastFailureTime !== b.lastFailureTime ||
+      a.lastSuccessTime !== b.lastSuccessTime ||
+      Object.keys(a).length !== Object.keys(b).length
+    ) {
+      diverge('state or metrics differ', seen, expected);
+    }
+  };
+  /** Feeds the results the real breaker processed during the last flush to the reference. */
+  const settleFinished = () => {
+    if (finished.length > 1) diverge('more than one result in one step', finished.length, 1);
+    for (const call of finished.splice(0)) {
+      if (call.ticket !== ref.currentTicket) coverage.lateResults++;
+      if (config.slowCallMs !== undefined && clock.now() - call.startedAt > config.slowCallMs) coverage.slowCalls++;
+      ref.settle(call.ticket, call.outcome === 'success', call.startedAt, clock.now());
+      const result = call.result as { value: unknown } | { error: unknown };
+      const ok =
+        call.outcome === 'success'
+          ? 'value' in result && result.value === call.id
+          : 'error' in result && result.error === call.error;
+      if (!ok) diverge(`call ${call.id} returned the wrong result`, result, call.outcome);
+    }
+  };
+
+  const startCall = async (outcome: 'success' | 'failure', isHeld: boolean) => {
+    const id = nextId++;
+    const startedAt = clock.now();
+    const admission = ref.admit(startedAt);
+    let release = () => {};
+    const gate = isHeld ? new Promise<void>((resolve) => (release = resolve)) : Promise.resolve();
+    const error = outcome === 'failure' ? new Error(`call ${id} failed`) : undefined;
+    let ran = false;
+    const promise = breaker.execute(() => {
+      ran = true;
+      return gate.then(() => (outcome === 'success' ? id : Promise.reject(error)));
+    });
+    if (ran !== admission.admitted) diverge(`call ${id} admission`, ran, admission.admitted);
+    if (!admission.admitted) {
+      bump(coverage.rejections, admission.state);
+      const rejection = await promise.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      if (
+        !(rejection instanceof CircuitOpenError) ||
+        rejection.state !== admission.state ||
+        rejection.retryAfterMs !== admission.retryAfterMs
+      ) {
+        diverge(`call ${id} rejection`, rejection, admission);
+      }
+      return;
+    }
+    const call: Call = { id, ticket: admission.ticket, startedAt, outcome, error, release, released: !isHeld };
+    promise.then(
+      (value) => {
+        call.result = { value };
+        finished.push(call);
+      },
+      (e: unknown) => {
+        call.result = { error: e };
+        finished.push(call);
+      },
+    );
+    if (isHeld) {
+      held.push(call);
+      void s.schedule(Promise.resolve(), `call ${id} (${outcome})`).then(() => releaseCall(call));
+      return;
+    }
+    await flush(() => finished.length > 0);
+    settleFinished();
+  };
+  const releaseCall = (call: Call) => {
+    if (call.released) return;
+    call.released = true;
+    held.splice(held.indexOf(call), 1);
+    call.release();
+  };
+
+  const advance = (ms: number | 'deadline') => {
+    const target = ms === 'deadline' ? (ref.nextDeadline() ?? clock.now() + 1) : clock.now() + ms;
+    for (let deadline = ref.nextDeadline(); deadline !== null && deadline <= target; deadline = ref.nextDeadline()) {
+      if (deadline - 1 > clock.now()) {
+        clock.set(deadline - 1);
+        compare(); // nothing fires a millisecond early
+      }
+      clock.set(Math.max(deadline, clock.now()));
+      ref.elapse(clock.now());
+      compare();
+    }
+    clock.set(Math.max(target, clock.now()));
+  };
+
+  try {
+    for (const command of commands) {
+      trace.push(
+        command.kind === 'call'
+          ? `${command.outcome}${command.held ? '(held)' : ''}`
+          : command.kind === 'advance'
+            ? `+${command.ms}`
+            : command.kind,
+      );
+      switch (command.kind) {
+        case 'call':
+          await startCall(command.outcome, command.held);
+          break;
+        case 'settle':
+          if (s.count() > 0) {
+            await s.waitOne();
+            await flush(() => finished.length > 0);
+            settleFinished();
+          }
+          break;
+        case 'late': {
+          const oldest = held[0];
+          if (oldest) {
+            releaseCall(oldest);
+            await flush(() => finished.length > 0);
+            settleFinished();
+          }
+          break;
+        }
+        case 'advance':
+          advance(command.ms);
+          break;
+        case 'isolate':
+          breaker.isolate();
+          ref.isolate();
+          break;
+        case 'reset':
+          breaker.reset();
+          ref.reset();
+          break;
+      }
+      compare();
+    }
+    // Every call still out returns, oldest first.
+    trace.push('drain');
+    while (held.length > 0) {
+      releaseCall(held[0] as Call);
+      await flush(() => finished.length > 0);
+      settleFinished();
+      compare();
+    }
+  } finally {
+    breaker.stop();
+  }
+}
+
+describe('the real breaker against the reference model', () => {
+  it(`agrees on ${RUNS} generated sequences with concurrent calls`, async () => {
+    const started = performance.now();
+    await fc.assert(
+      fc.asyncProperty(configArb, commandsArb, fc.scheduler(), async (config, commands, s) => {
+        await runScenario(config, commands, s);
+      }),
+      { numRuns: RUNS },
+    );
+    const show = (map: Map<string, number>) => [...map].map(([k, n]) => `${k}: ${n}`).join(', ');
+    console.log(
+      `differential: ${RUNS} sequences (${coverage.steps} compared steps) agreed in ${Math.round(performance.now() - started)} ms\n` +
+        `  transitions: ${show(coverage.transitions)}\n  rejections: ${show(coverage.rejections)}\n` +
+        `  late results: ${coverage.lateResults}, slow calls: ${coverage.slowCalls}`,
+    );
+    // Every transition a user can see was exercised, and results arrived late in every state.
+    for (const t of [
+      'closed → open',
+      'open → half_open',
+      'half_open → closed',
+      'half_open → open',
+      'closed → isolated',
+      'open → isolated',
+      'half_open → isolated',
+      'isolated → closed',
+      'open → closed',
+    ]) {
+      expect(coverage.transitions.get(t) ?? 0, t).toBeGreaterThan(RUNS / 100);
+    }
+    for (const state of ['open', 'half_open', 'isolated']) {
+      expect(coverage.rejections.get(state) ?? 0, state).toBeGreaterThan(RUNS / 100);
+    }
+    expect(coverage.lateResults).toBeGreaterThan(RUNS / 10);
+    expect(coverage.slowCalls).toBeGreaterThan(RUNS / 100);
+  });
+
+  it('catches a divergence and prints the shrunk sequence', async () => {
+    // A reference that forgets to grow the backoff after a failed recovery must be caught.
+    const forgetful = (config: RefConfig) => new ReferenceBreaker({ ...config, multiplier: 1 });
+    const config: RefConfig = {
+      trip: { kind: 'consecutive', threshold: 1 },
+      halfOpenMaxCalls: 1,
+      halfOpenTimeoutMs: 500,
+      initialMs: 100,
+      multiplier: 2,
+      maxMs: 800,
+    };
+    const failure = await fc
+      .assert(
+        fc.asyncProperty(fc.array(commandArb, { maxLength: 40 }), fc.scheduler(), (commands, s) =>
+          runScenario(config, commands, s, forgetful),
+        ),
+        { numRuns: 2000, seed: 42 },
+      )
+      .then(
+        () => null,
+        (e: Error) => e,
+      );
+    // fast-check reports the shrunk sequence; the cause says what diverged and after which steps.
+    expect(failure?.message).toMatch(/Counterexample: \[\[\{"kind":/);
+    expect(failure?.message).toMatch(/Shrunk \d+ time/);
+    const cause = failure?.cause as Error;
+    expect(cause.message).toMatch(/^state or metrics differ/);
+    expect(cause.message).toMatch(/"backoffSeconds":0.2\}\n {2}reference: .*"backoffSeconds":0.1\}/);
+    expect(cause.message).toMatch(/after: .*failure/);
+  });
+});

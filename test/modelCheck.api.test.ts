@@ -1,0 +1,222 @@
+/**
+ * `modelCheck()` and `replayPath()` from `breakerbox/testing`: what users get. They must find real
+ * violations (a wrong invariant of the user's, a broken guard of ours) with the shortest path, turn
+ * that path back into a live replay, and reject bad input with `ConfigError` naming the field.
+ */
+import { describe, expect, it } from 'vitest';
+import { circuitBreakerMachine } from '../machines/circuitBreaker.js';
+import { ConfigError } from '../src/errors.js';
+import { checkBreakerMachine } from '../src/testing/modelCheck.js';
+import { type ModelCheckOptions, modelCheck, replayPath, SimulatedClock } from '../src/testing.js';
+import { breakerGrid, explore } from './support/exploreBreaker.js';
+
+const types = (path: Array<{ type: string }>) => path.map((e) => e.type);
+const AFTER_BACKOFF = 'xstate.after.backoff.circuitBreaker.open';
+
+describe('modelCheck()', () => {
+  it('passes the default configuration with every state and edge explored', () => {
+    const result = modelCheck();
+    expect(result).toMatchObject({ ok: true, complete: true, violations: [] });
+    expect(result.states).toBe(138);
+    expect(result.edges).toBeGreaterThanOrEqual(1224);
+  });
+
+  it('passes every configuration of the grid, agreeing with our own exploration on the states', () => {
+    for (const { name, options } of breakerGrid()) {
+      const result = modelCheck({ breaker: options });
+      expect(result.violations, name).toEqual([]);
+      expect(result.ok, name).toBe(true);
+      // Same abstraction for consecutive policies (a rate policy's closed failure count is keyed
+      // zero/non-zero here and not at all in the test's explorer).
+      if (options.trip === undefined) expect(result.states, name).toBe(explore(options).keys.length);
+    }
+  });
+
+  it('finds a wrong user invariant and returns the shortest counterexample, which replays', () => {
+    const breaker = {
+      failureThreshold: 2,
+      halfOpenMaxCalls: 1,
+      backoff: { initialMs: 1000, multiplier: 2, maxMs: 8000 },
+    };
+    const result = modelCheck({
+      breaker,
+      invariants: [
+        { name: 'the breaker reaches half-open', check: () => true },
+        // Wrong: two failed recoveries double the 1 s backoff twice, to 4 s.
+        { name: 'the open period stays under 3 s', check: (s) => s.context.backoffMs < 3000 },
+      ],
+    });
+    expect(result.ok).toBe(false);
+    expect(result.violations).toHaveLength(1);
+    const [violation] = result.violations;
+    expect(violation?.invariant).toBe('the open period stays under 3 s');
+    expect(violation?.state.value).toBe('open');
+    expect(violation?.state.context.backoffMs).toBe(4000);
+    expect(violation?.path).toEqual([
+      { type: 'FAILURE', generation: 0, at: 0, reason: 'model-check failure' },
+      { type: 'FAILURE', generation: 0, at: 0, reason: 'model-check failure' },
+      { type: AFTER_BACKOFF },
+      { type: 'PROBE', at: 0 },
+      { type: 'FAILURE', generation: 2, at: 0, reason: 'model-check failure' },
+      { type: AFTER_BACKOFF },
+      { type: 'PROBE', at: 0 },
+      { type: 'FAILURE', generation: 4, at: 0, reason: 'model-check failure' },
+    ]);
+
+    const replay = replayPath(violation?.path ?? [], breaker);
+    expect(replay.states).toEqual([
+      'closed',
+      'closed',
+      'open',
+      'half_open',
+      'half_open',
+      'open',
+      'half_open',
+      'half_open',
+      'open',
+    ]);
+    // The backoff elapsed on the simulated clock: 1 s, then 2 s.
+    expect(replay.times).toEqual([0, 0, 0, 1000, 1000, 1000, 3000, 3000, 3000]);
+    expect(replay.snapshots.at(-1)?.context.backoffMs).toBe(4000);
+  });
+
+  it('reports a user invariant that throws, with the path to where it threw', () => {
+    const result = modelCheck({
+      breaker: { failureThreshold: 1 },
+      invariants: [
+        {
+          name: 'reads a probe field',
+          check: (s) => {
+            if (s.value === 'open') throw new Error('no probe while open');
+            return true;
+          },
+        },
+      ],
+    });
+    expect(result.violations).toMatchObject([
+      { invariant: 'reads a probe field', message: /threw.*no probe while open/ },
+    ]);
+    expect(types(result.violations[0]?.path ?? [])).toEqual(['FAILURE']);
+  });
+
+  it.each([
+    [
+      'half-open admits more probes than its budget',
+      { probeBudgetLeft: () => true },
+      'half-open admits at most halfOpenMaxCalls probes',
+    ],
+    [
+      'late results count',
+      { isCurrentGeneration: () => true },
+      'a result of an older generation never changes the state',
+    ],
+    [
+      'the trip policy is ignored',
+      { failureThresholdReached: () => false },
+      'closed trips open exactly when the trip policy says so',
+    ],
+    [
+      'one success closes',
+      { lastProbeNeeded: () => true },
+      'half-open closes only after halfOpenMaxCalls successes in its window',
+    ],
+  ] as const)('its built-in invariants catch a broken machine: %s', (_name, guards, invariant) => {
+    const broken = circuitBreakerMachine.provide({ guards });
+    // A broken budget makes the space infinite: maxStates bounds it.
+    const result = checkBreakerMachine(broken, {
+      breaker: { failureThreshold: 2, halfOpenMaxCalls: 2 },
+      maxStates: 500,
+    });
+    expect(result.ok).toBe(false);
+    const found = result.violations.find((v) => v.invariant === invariant);
+    expect(found, result.violations.map((v) => v.invariant).join('; ')).toBeDefined();
+    expect(found?.path.length).toBeLessThanOrEqual(7);
+  });
+
+  it('stops at maxStates and says the result is incomplete', () => {
+    const result = modelCheck({ maxStates: 10 });
+    expect(result).toMatchObject({ ok: false, complete: false, violations: [] });
+    expect(result.states).toBeGreaterThan(10);
+  });
+
+  it.each([
+    [{ breaker: { failureThreshold: 0 } }, 'breaker.failureThreshold'],
+    [{ breaker: { backoff: { multiplier: 0.5 } } }, 'breaker.backoff.multiplier'],
+    [{ breaker: { nope: 1 } }, 'breaker.nope'],
+    [{ invariants: {} }, 'invariants'],
+    [{ invariants: [{ name: 'x' }] }, 'invariants[0].check'],
+    [{ invariants: [{ name: '', check: () => true }] }, 'invariants[0].name'],
+    [{ maxStates: 0 }, 'maxStates'],
+    [{ maxStates: 1.5 }, 'maxStates'],
+    [{ depth: 3 }, 'depth'],
+  ])('rejects %j with a ConfigError naming %s', (options, field) => {
+    expect(() => modelCheck(options as unknown as ModelCheckOptions)).toThrow(ConfigError);
+    expect(() => modelCheck(options as unknown as ModelCheckOptions)).toThrow(expect.objectContaining({ field }));
+  });
+});
+
+describe('replayPath()', () => {
+  it('replays events on a live actor, firing delayed transitions on the simulated clock', () => {
+    const { states, times } = replayPath(
+      [
+        { type: 'FAILURE', generation: 0, at: 0, reason: 'boom' },
+        { type: AFTER_BACKOFF },
+        { type: 'PROBE', at: 0 },
+        { type: 'xstate.after.halfOpenTimeout.circuitBreaker.half_open' },
+        { type: 'ISOLATE', at: 0 },
+        { type: 'RESET', at: 0 },
+      ],
+      { failureThreshold: 1, halfOpenTimeoutMs: 5000 },
+    );
+    expect(states).toEqual(['closed', 'open', 'half_open', 'half_open', 'open', 'isolated', 'closed']);
+    expect(times).toEqual([0, 0, 1000, 1000, 6000, 6000, 6000]);
+  });
+
+  it('stamps events with the clock time', () => {
+    const { snapshots } = replayPath(
+      [
+        { type: 'FAILURE', generation: 0, at: 123, reason: 'boom' },
+        { type: AFTER_BACKOFF },
+        { type: 'PROBE', at: 0 },
+        { type: 'FAILURE', generation: 2, at: 0, reason: 'again' },
+      ],
+      { failureThreshold: 1 },
+    );
+    expect(snapshots[1]?.context.nextProbeAt).toBe(1000);
+    expect(snapshots[4]?.context).toMatchObject({ lastFailureAt: 1000, nextProbeAt: 2500, backoffMs: 1500 });
+  });
+
+  it.each([
+    [[{ type: 'NOPE' }], {}, 'path[0].type'],
+    [[{ type: 'RESET', at: 0 }, 7], {}, 'path[1]'],
+    [[{ type: AFTER_BACKOFF }], {}, 'path[0].type'],
+    ['FAILURE', {}, 'path'],
+    [[], { halfOpenMaxCalls: 0 }, 'halfOpenMaxCalls'],
+  ])('rejects %j (options %j) with a ConfigError naming %s', (path, options, field) => {
+    const run = () => replayPath(path as never, options);
+    expect(run).toThrow(ConfigError);
+    expect(run).toThrow(expect.objectContaining({ field }));
+  });
+
+  it('is exported next to SimulatedClock', () => {
+    expect(new SimulatedClock().now()).toBe(0);
+  });
+});
+
+/** The README's "Model-check your configuration" test, as a user would write it. */
+describe('the README example', () => {
+  it('finds that three failures open the circuit, and replays it', () => {
+    const options = { failureThreshold: 3, halfOpenMaxCalls: 2 };
+    const result = modelCheck({
+      breaker: options,
+      invariants: [{ name: 'never opens', check: (snapshot) => snapshot.value !== 'open' }],
+    });
+    expect(result.violations.map((v) => v.invariant)).toEqual(['never opens']);
+    const [violation] = result.violations;
+    expect(types(violation?.path ?? [])).toEqual(['FAILURE', 'FAILURE', 'FAILURE']);
+    expect(replayPath(violation?.path ?? [], options).states.at(-1)).toBe('open');
+
+    // Our own invariants hold for this configuration.
+    expect(modelCheck({ breaker: options }).ok).toBe(true);
+  });
+});

@@ -1,0 +1,197 @@
+/**
+ * A small reference model of one circuit breaker, written from the seed's description and the
+ * README (not from the statechart): plain fields, plain methods, explicit time. The differential
+ * test runs it side by side with `createCircuitBreaker` and compares everything a user can see.
+ *
+ * The seed: closed counts consecutive failures and opens at the threshold; open rejects every call
+ * until its backoff (1 s, ×1.5 after each failed recovery, capped) has elapsed; half-open admits a
+ * few probe calls, all must succeed to close (which resets the backoff), one failure reopens.
+ * Breakerbox adds: generations (a result of a call admitted before the last state change changes
+ * nothing but the counters), a half-open window that times out (a stuck probe reopens, an idle window
+ * restarts), a rate trip policy over the last calls, slow calls counted as failures, isolate/reset.
+ */
+
+export type RefState = 'closed' | 'open' | 'half_open' | 'isolated';
+
+export interface RefConfig {
+  trip: { kind: 'consecutive'; threshold: number } | { kind: 'rate'; size: number; minimumCalls: number; rate: number };
+  halfOpenMaxCalls: number;
+  halfOpenTimeoutMs: number;
+  initialMs: number;
+  multiplier: number;
+  maxMs: number;
+  slowCallMs?: number;
+}
+
+export type Admission =
+  | { admitted: true; ticket: number }
+  | { admitted: false; state: RefState; retryAfterMs: number | null };
+
+export class ReferenceBreaker {
+  state: RefState = 'closed';
+  /** Which period of the breaker a call was admitted in; a new one starts on every change. */
+  private period = 0;
+  private consecutiveFailures = 0;
+  private backoffMs: number;
+  private openUntil = 0;
+  private windowStartedAt = 0;
+  private permits = 0;
+  private probeSuccesses = 0;
+  /** The last outcomes since the circuit last closed (true = failed), for the rate policy. */
+  private outcomes: boolean[] = [];
+
+  successCount = 0;
+  totalFailures = 0;
+  totalRejections = 0;
+  lastSuccessAt: number | null = null;
+  lastFailureAt: number | null = null;
+
+  constructor(private readonly config: RefConfig) {
+    this.backoffMs = config.initialMs;
+  }
+
+  /** The ticket a call admitted now would carry. */
+  get currentTicket(): number {
+    return this.period;
+  }
+
+  /** A call asks to run at `now`. */
+  admit(now: number): Admission {
+    if (this.state === 'closed') return { admitted: true, ticket: this.period };
+    if (this.state === 'half_open' && this.permits < this.config.halfOpenMaxCalls) {
+      this.permits++;
+      return { admitted: true, ticket: this.period };
+    }
+    this.totalRejections++;
+    if (this.state === 'isolated') return { admitted: false, state: 'isolated', retryAfterMs: null };
+    if (this.state === 'half_open') return { admitted: false, state: 'half_open', retryAfterMs: 0 };
+    return { admitted: false, state: 'open', retryAfterMs: Math.max(0, Math.ceil(this.openUntil - now)) };
+  }
+
+  /** The call admitted with `ticket` at `startedAt` finished at `now`. */
+  settle(ticket: number, succeeded: boolean, startedAt: number, now: number): void {
+    const slow = this.config.slowCallMs !== undefined && now - startedAt > this.config.slowCallMs;
+    const failed = !succeeded || slow;
+    this.outcomes.push(failed);
+    if (failed) {
+      this.totalFailures++;
+      this.lastFailureAt = now;
+    } else {
+      this.successCount++;
+      this.lastSuccessAt = now;
+    }
+    // A result from before the last change of state is history: counted above, nothing more.
+    if (ticket !== this.period) return;
+    if (this.state === 'closed') {
+      if (!failed) {
+        this.consecutiveFailures = 0;
+        return;
+      }
+      this.consecutiveFailures++;
+      if (this.tripPolicySaysOpen()) this.open(now);
+    } else if (this.state === 'half_open') {
+      if (failed) {
+        this.consecutiveFailures++;
+        this.backoffMs = Math.min(this.backoffMs * this.config.multiplier, this.config.maxMs);
+        this.open(now);
+      } else if (++this.probeSuccesses === this.config.halfOpenMaxCalls) {
+        this.close();
+      }
+    }
+  }
+
+  /** The next moment the breaker changes by itself, or null. */
+  nextDeadline(): number | null {
+    if (this.state === 'open') return this.openUntil;
+    if (this.state === 'half_open') return this.windowStartedAt + this.config.halfOpenTimeoutMs;
+    return null;
+  }
+
+  /** Time reached `now`, a deadline. */
+  elapse(now: number): void {
+    if (this.state === 'open' && now >= this.openUntil) {
+      this.state = 'half_open';
+      this.period++;
+      this.windowStartedAt = this.openUntil;
+      this.permits = 0;
+      this.probeSuccesses = 0;
+    } else if (this.state === 'half_open' && now >= this.windowStartedAt + this.config.halfOpenTimeoutMs) {
+      const end = this.windowStartedAt + this.config.halfOpenTimeoutMs;
+      if (this.permits > this.probeSuccesses) {
+        // A probe is stuck: it counts as a failed recovery.
+        this.backoffMs = Math.min(this.backoffMs * this.config.multiplier, this.config.maxMs);
+        this.open(end);
+      } else {
+        this.period++;
+        this.windowStartedAt = end;
+        this.permits = 0;
+        this.probeSuccesses = 0;
+      }
+    }
+  }
+
+  isolate(): void {
+    if (this.state === 'isolated') return;
+    this.state = 'isolated';
+    this.period++;
+    this.permits = 0;
+    this.probeSuccesses = 0;
+  }
+
+  reset(): void {
+    this.close();
+  }
+
+  private isoCache = new Map<number, string>();
+
+  metrics() {
+    const iso = (ms: number | null) => {
+      if (ms === null) return null;
+      let text = this.isoCache.get(ms);
+      if (text === undefined) {
+        text = new Date(ms).toISOString();
+        this.isoCache.set(ms, text);
+      }
+      return text;
+    };
+    return {
+      state: this.state,
+      metrics: {
+        failureCount: this.consecutiveFailures,
+        successCount: this.successCount,
+        totalRejections: this.totalRejections,
+        lastFailureTime: iso(this.lastFailureAt),
+        lastSuccessTime: iso(this.lastSuccessAt),
+        totalFailures: this.totalFailures,
+      },
+      backoffSeconds: this.backoffMs / 1000,
+    };
+  }
+
+  private tripPolicySaysOpen(): boolean {
+    const trip = this.config.trip;
+    if (trip.kind === 'consecutive') return this.consecutiveFailures >= trip.threshold;
+    const last = this.outcomes.slice(-trip.size);
+    const failures = last.filter(Boolean).length;
+    return last.length >= trip.minimumCalls && failures / last.length >= trip.rate;
+  }
+
+  private open(now: number): void {
+    this.state = 'open';
+    this.period++;
+    this.openUntil = now + this.backoffMs;
+    this.permits = 0;
+    this.probeSuccesses = 0;
+  }
+
+  /** A fresh closed circuit: no failures, the first backoff, an empty window. */
+  private close(): void {
+    this.state = 'closed';
+    this.period++;
+    this.consecutiveFailures = 0;
+    this.backoffMs = this.config.initialMs;
+    this.permits = 0;
+    this.probeSuccesses = 0;
+    this.outcomes = [];
+  }
+}
