@@ -8,6 +8,7 @@ import {
   checkNumber,
   checkOneOf,
   checkPlainObject,
+  MAX_TIMER_MS,
   optional,
 } from './validate.js';
 
@@ -35,16 +36,18 @@ export function validateBreakerOptions(options: unknown, field = ''): asserts op
   optional(options.id, (v) => checkId(v, at('id')));
   optional(options.failureThreshold, (v) => checkNumber(v, at('failureThreshold'), { min: 1, integer: true }));
   optional(options.halfOpenMaxCalls, (v) => checkNumber(v, at('halfOpenMaxCalls'), { min: 1, integer: true }));
-  optional(options.halfOpenTimeoutMs, (v) => checkNumber(v, at('halfOpenTimeoutMs'), { min: 0, minExclusive: true }));
+  optional(options.halfOpenTimeoutMs, (v) =>
+    checkNumber(v, at('halfOpenTimeoutMs'), { min: 0, minExclusive: true, max: MAX_TIMER_MS }),
+  );
   optional(options.slowCallMs, (v) => checkNumber(v, at('slowCallMs'), { min: 0, minExclusive: true }));
   optional(options.jitterSeed, (v) => checkNumber(v, at('jitterSeed'), { integer: true }));
   optional(options.trip, (trip) => validateTrip(trip, at('trip')));
   optional(options.backoff, (backoff) => {
     checkPlainObject(backoff, at('backoff'));
     checkKnownKeys(backoff, at('backoff'), BACKOFF_KEYS);
-    optional(backoff.initialMs, (v) => checkNumber(v, at('backoff.initialMs'), { min: 0 }));
+    optional(backoff.initialMs, (v) => checkNumber(v, at('backoff.initialMs'), { min: 0, max: MAX_TIMER_MS }));
     optional(backoff.multiplier, (v) => checkNumber(v, at('backoff.multiplier'), { min: 1 }));
-    optional(backoff.maxMs, (v) => checkNumber(v, at('backoff.maxMs'), { min: 0 }));
+    optional(backoff.maxMs, (v) => checkNumber(v, at('backoff.maxMs'), { min: 0, max: MAX_TIMER_MS }));
     optional(backoff.jitter, (v) => checkOneOf(v, at('backoff.jitter'), JITTER_MODES));
     const initialMs = (backoff.initialMs as number | undefined) ?? 1000;
     const maxMs = (backoff.maxMs as number | undefined) ?? 60_000;

@@ -16,15 +16,20 @@ export class AttemptContext implements CallContext {
   private abortReason: unknown;
   private aborted = false;
 
+  /** Links in the supervisor's list of first attempts in flight (for `stop()`), without a Set. */
+  prev: AttemptContext | undefined;
+  next: AttemptContext | undefined;
+
   constructor(
     readonly attempt: number,
     readonly agentId: string,
-    /** Whose `taskId` this is: read only when the function asks (it may be built on demand). */
-    private readonly owner: { readonly taskId: string },
+    private readonly givenTaskId: string | undefined,
+    /** Names the task when no id was given; the string is built only if someone reads it. */
+    private readonly taskNumber: number,
   ) {}
 
   get taskId(): string {
-    return this.owner.taskId;
+    return this.givenTaskId ?? `task-${this.taskNumber}`;
   }
 
   get signal(): AbortSignal {

@@ -29,7 +29,7 @@ import {
 import { validateBreakerOptions } from './breakerOptions.js';
 import { AttemptContext, type CallContext } from './callContext.js';
 import { isoTime, realClock } from './clock.js';
-import { BreakerboxError, CircuitOpenError, withoutStack } from './errors.js';
+import { BreakerboxError, CircuitOpenError, ConfigError, withoutStack } from './errors.js';
 import { FailureWindow } from './failureWindow.js';
 import { LatencyHistogram } from './latencyHistogram.js';
 import { describeReason } from './reason.js';
@@ -106,7 +106,6 @@ export interface CircuitBreaker {
 export const NOT_ADMITTED = -1;
 
 const INACTIVE_STATE: BreakerState = 'closed';
-const NO_TASK = { taskId: '' };
 
 export class Breaker implements CircuitBreaker {
   state: BreakerState = INACTIVE_STATE;
@@ -246,6 +245,7 @@ export class Breaker implements CircuitBreaker {
 
   async execute<T>(fn: (ctx: CallContext) => T | PromiseLike<T>): Promise<T> {
     if (this.stopped) throw new BreakerboxError(`Circuit breaker ${this.id} is stopped`);
+    if (typeof fn !== 'function') throw new ConfigError('fn', fn, 'a function'); // not the agent's failure
     const clock = this.clock;
     const startedAt = clock.now();
     const generation = this.admit(startedAt);
@@ -253,7 +253,7 @@ export class Breaker implements CircuitBreaker {
     this.inFlight++;
     let value: T;
     try {
-      value = await fn(new AttemptContext(1, this.id, NO_TASK));
+      value = await fn(new AttemptContext(1, this.id, '', 0));
     } catch (error) {
       this.inFlight--;
       const now = clock.now();
@@ -329,11 +329,12 @@ export class Breaker implements CircuitBreaker {
     const { context } = snapshot;
     const from = this.state;
     const to = snapshot.value;
+    // A new closed period (a close, or a RESET of a closed circuit) starts with an empty window.
+    if (to === 'closed' && context.generation !== this.generation) this.window?.reset();
     this.generation = context.generation;
     this.failureCount = context.failureCount;
     if (from === to) return;
     this.state = to;
-    if (to === 'closed') this.window?.reset();
     if (from === 'open' && to === 'half_open') this.openToHalfOpen++;
     this.stateSubject?.next(to);
     this.host.onTransition?.({ agentId: this.id, from, to, at: context.changedAt, reason: context.changeReason }, this);

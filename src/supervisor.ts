@@ -12,9 +12,9 @@ import type { BreakerState } from '../machines/circuitBreaker.js';
 import { supervisorMachine } from '../machines/supervisor.js';
 import { Agent, type RunFunction } from './agent.js';
 import { AgentPool } from './agentPool.js';
-import type { CallContext } from './callContext.js';
+import { AttemptContext, type CallContext } from './callContext.js';
 import { Breaker, type BreakerHost, type BreakerMetrics, type Transition } from './circuitBreaker.js';
-import { isoTime, realClock } from './clock.js';
+import { isoTime, pauseRealClock, realClock } from './clock.js';
 import { DeadlineQueue } from './deadlineQueue.js';
 import { type AttemptRecord, BreakerboxError, ConfigError, SupervisorStoppedError } from './errors.js';
 import { RingBuffer } from './failureLog.js';
@@ -26,8 +26,10 @@ import {
   validateAgentIds,
   validateAgentSpec,
   validateRouteOptions,
+  validateStopOptions,
   validateSupervisorOptions,
 } from './supervisorOptions.js';
+import { type Inspection, startInspection } from './inspection.js';
 import { SupervisorStreams } from './supervisorStreams.js';
 import type {
   AgentInfo,
@@ -90,10 +92,15 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost {
   private activated = 0;
   private taskCounter = 0;
   private running: TaskRun | undefined;
+  /** First attempts of the fast path in flight (their tasks have no TaskRun). */
+  private firstAttempts: AttemptContext | undefined;
+  /** Whether `route()` without options may take the fast path (no deadline, budget or panic). */
+  private readonly fastPath: boolean;
   private runningCount = 0;
   private drained: (() => void) | undefined;
   private stopping: Promise<void> | undefined;
   private readonly drainWaiters = new Map<Agent, Array<() => void>>();
+  private readonly inspection: Inspection | undefined;
 
   constructor(options: SupervisorOptions) {
     const routing = options.routing ?? {};
@@ -106,20 +113,38 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost {
     this.isFailure = routing.isFailure;
     this.retryBudget = routing.retryBudget ? new RetryBudget(routing.retryBudget, this.clock) : undefined;
     this.deadlines = new DeadlineQueue(this.clock);
+    this.fastPath = this.attemptTimeoutMs === 0 && this.retryBudget === undefined && this.panicThreshold === 0;
     this.breakerDefaults = { ...options.breaker, clock: this.clock };
     this.defaultPolicy = resolveBreakerPolicy(this.breakerDefaults);
     this.failureLog = new RingBuffer(options.failureLogSize ?? DEFAULT_FAILURE_LOG_SIZE);
     this.shardSize = options.shardSize ?? DEFAULT_SHARD_SIZE;
     this.eagerActors = options.eagerActors === true || (options.inspect !== undefined && options.inspect !== false);
-    this.reportError =
-      options.onError ?? ((error, where) => console.error(`[breakerbox] contained error in ${where}:`, error));
+    const onError = options.onError;
+    this.reportError = onError
+      ? (error, where) => {
+          // The hook is user code too (principle 5): if it throws, the task it reports on must
+          // still settle, so its own error goes nowhere.
+          try {
+            onError(error, where);
+          } catch {
+            // contained
+          }
+        }
+      : (error, where) => console.error(`[breakerbox] contained error in ${where}:`, error);
     this.streams = new SupervisorStreams(
       () => this.getHealthStatus(),
       () => this.stateMap(),
       (id) => this.pool.byId.get(id)?.breaker.state,
     );
 
-    this.root = createActor(supervisorMachine, { clock: this.clock });
+    if (options.inspect !== undefined && options.inspect !== false) {
+      this.inspection = startInspection(options.inspect === true ? {} : options.inspect, this.reportError);
+    }
+    const inspection = this.inspection;
+    this.root = createActor(supervisorMachine, {
+      clock: this.clock,
+      ...(inspection ? { inspect: (event) => inspection.inspect(event) } : {}),
+    });
     // Principle 5: an unobserved actor error is rethrown from a timer and exits the process.
     this.root.subscribe({ error: (error) => this.reportError(error, 'supervisor actor') });
     this.root.on('breakerError', (event) => this.reportError(event.error, `breaker ${event.agentId}`));
@@ -133,16 +158,14 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost {
   route(task: unknown, options?: RouteOptions): Promise<unknown> {
     if (options === undefined) {
       if (this.phase !== 'running') return this.rejectStopped(undefined);
-      return new TaskRun(
-        this,
-        task,
-        undefined,
-        undefined,
-        ++this.taskCounter,
-        undefined,
-        undefined,
-        this.attemptTimeoutMs,
-      ).start();
+      // The common case: a closed agent from the routable list, no deadline, nobody watching
+      // decisions. Anything else goes through a TaskRun.
+      const agent = this.fastPath ? this.policy.pick(this.pool.routable.items, undefined) : undefined;
+      if (agent !== undefined && agent.breaker.state === 'closed' && !this.streams.decisions.observed) {
+        return this.runFirstAttempt(agent, task);
+      }
+      const run = new TaskRun(this, task, undefined, undefined, ++this.taskCounter, undefined, undefined, this.attemptTimeoutMs);
+      return run.start();
     }
     try {
       validateRouteOptions(options, (id) => this.pool.byId.has(id));
@@ -189,6 +212,53 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost {
       undefined,
       this.attemptTimeoutMs,
     ).start() as Promise<R>;
+  }
+
+  /**
+   * The hot path: one attempt on a healthy closed agent. Reads the breaker's generation, bumps
+   * counters, sends no XState event; a failure hands the task to a TaskRun for failover.
+   */
+  private async runFirstAttempt(agent: Agent, task: unknown): Promise<unknown> {
+    const breaker = agent.breaker;
+    const generation = breaker.generation;
+    const taskNumber = ++this.taskCounter;
+    const ctx = new AttemptContext(1, agent.id, undefined, taskNumber);
+    const startedAt = this.clock.now();
+    breaker.inFlight++;
+    this.linkAttempt(ctx);
+    let value: unknown;
+    try {
+      value = await (agent.run as RunFunction)(task, ctx);
+    } catch (error) {
+      this.unlinkAttempt(ctx);
+      const run = new TaskRun(this, task, undefined, undefined, taskNumber, undefined, undefined, 0);
+      return run.resumeAfterFailedAttempt(agent, generation, startedAt, ctx, error);
+    }
+    const now = this.clock.now();
+    breaker.inFlight--;
+    this.routingEvents++;
+    this.tasksSucceeded++;
+    breaker.recordSuccess(generation, now - startedAt, now);
+    this.unlinkAttempt(ctx);
+    if (agent.draining) this.attemptEnded(agent);
+    return value;
+  }
+
+  private linkAttempt(ctx: AttemptContext): void {
+    ctx.next = this.firstAttempts;
+    if (this.firstAttempts !== undefined) this.firstAttempts.prev = ctx;
+    this.firstAttempts = ctx;
+    this.runningCount++;
+  }
+
+  private unlinkAttempt(ctx: AttemptContext): void {
+    if (ctx.prev !== undefined) ctx.prev.next = ctx.next;
+    else this.firstAttempts = ctx.next;
+    if (ctx.next !== undefined) ctx.next.prev = ctx.prev;
+    ctx.prev = undefined;
+    ctx.next = undefined;
+    this.runningCount--;
+    if (this.runningCount === 0 && this.drained !== undefined) this.drained();
   }
 
   private rejectStopped(taskId: string | undefined): Promise<never> {
@@ -498,15 +568,20 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost {
   get actor(): AnyActorRef {
     return this.root;
   }
+  get inspectorUrl(): Promise<string | undefined> {
+    return this.inspection?.ready ?? Promise.resolve(undefined);
+  }
 
   // ─── stopping ───────────────────────────────────────────────────────────────────────────────
 
   stop(options: StopOptions = {}): Promise<void> {
     if (this.stopping !== undefined) return this.stopping;
-    const drainMs = options.drainMs ?? DEFAULT_DRAIN_MS;
-    if (!Number.isFinite(drainMs) || drainMs < 0) {
-      return Promise.reject(new ConfigError('drainMs', drainMs, 'a finite number ≥ 0'));
+    try {
+      validateStopOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
     }
+    const drainMs = options.drainMs ?? DEFAULT_DRAIN_MS;
     this.phase = 'draining';
     this.root.send({ type: 'STOP' });
     this.stopping = new Promise<void>((resolve) => {
@@ -515,6 +590,8 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost {
         this.drained = undefined;
         if (timer !== undefined) this.clock.clearTimeout(timer);
         // Tasks still running at the deadline are aborted (their attempts see the signal).
+        const stopped = new SupervisorStoppedError('', 'the supervisor stopped before the task finished');
+        for (let ctx = this.firstAttempts; ctx !== undefined; ctx = ctx.next) ctx.abort(stopped);
         for (let run = this.running; run !== undefined; ) {
           const next = run.next;
           run.abortForStop();
@@ -523,6 +600,7 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost {
         this.phase = 'stopped';
         this.root.send({ type: 'DRAINED' });
         this.deadlines.clear();
+        pauseRealClock();
         for (const agent of this.pool.ordered.items) agent.breaker.detach();
         for (const [agent, waiters] of this.drainWaiters) {
           this.pool.delete(agent);
@@ -530,7 +608,8 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost {
         }
         this.drainWaiters.clear();
         this.streams.complete();
-        resolve();
+        if (this.inspection) this.inspection.stop().then(resolve, resolve);
+        else resolve();
       };
       if (this.runningCount === 0) return finish();
       this.drained = finish;

@@ -1,7 +1,7 @@
 /** Validation of `createSupervisor` options, agent specs and route options. */
 import { validateBreakerOptions } from './breakerOptions.js';
 import { ConfigError } from './errors.js';
-import type { AgentSpec, RouteOptions, SupervisorOptions } from './supervisorTypes.js';
+import type { AgentSpec, RouteOptions, StopOptions, SupervisorOptions } from './supervisorTypes.js';
 import {
   checkFunction,
   checkId,
@@ -9,6 +9,7 @@ import {
   checkNumber,
   checkOneOf,
   checkPlainObject,
+  MAX_TIMER_MS,
   optional,
 } from './validate.js';
 
@@ -38,18 +39,7 @@ const ROUTE_KEYS = ['taskId', 'agents', 'signal', 'timeoutMs'] as const;
 export function validateSupervisorOptions(options: unknown): asserts options is SupervisorOptions {
   checkPlainObject(options, 'options');
   checkKnownKeys(options, '', SUPERVISOR_KEYS);
-  optional(options.breaker, (breaker) => {
-    validateBreakerOptions(breaker, 'breaker');
-    for (const key of ['clock', 'id'] as const) {
-      if ((breaker as Record<string, unknown>)[key] !== undefined) {
-        throw new ConfigError(
-          `breaker.${key}`,
-          (breaker as Record<string, unknown>)[key],
-          `no ${key} here (set the supervisor's ${key === 'clock' ? 'clock' : 'agent ids'})`,
-        );
-      }
-    }
-  });
+  optional(options.breaker, (breaker) => validateBreakerDefaults(breaker, 'breaker'));
   optional(options.clock, (clock) => validateBreakerOptions({ clock }, ''));
   optional(options.failureLogSize, (v) => checkNumber(v, 'failureLogSize', { min: 1, max: 1_000_000, integer: true }));
   optional(options.shardSize, (v) => checkNumber(v, 'shardSize', { min: 1, max: 100_000, integer: true }));
@@ -70,7 +60,7 @@ export function validateSupervisorOptions(options: unknown): asserts options is 
     optional(routing.policy, (v) => checkOneOf(v, 'routing.policy', ['priority', 'round-robin', 'least-outstanding']));
     optional(routing.maxAttempts, (v) => checkNumber(v, 'routing.maxAttempts', { min: 1, max: 1000, integer: true }));
     optional(routing.attemptTimeoutMs, (v) =>
-      checkNumber(v, 'routing.attemptTimeoutMs', { min: 0, minExclusive: true }),
+      checkNumber(v, 'routing.attemptTimeoutMs', { min: 0, minExclusive: true, max: MAX_TIMER_MS }),
     );
     optional(routing.maxEjectionPercent, (v) => checkNumber(v, 'routing.maxEjectionPercent', { min: 0, max: 100 }));
     optional(routing.panicThreshold, (v) => checkNumber(v, 'routing.panicThreshold', { min: 0, max: 100 }));
@@ -88,11 +78,13 @@ export function validateSupervisorOptions(options: unknown): asserts options is 
   optional(options.agents, (agents) => {
     if (!Array.isArray(agents)) throw new ConfigError('agents', agents, 'an array of agent specs');
     const seen = new Set<string>();
-    agents.forEach((agent, i) => {
+    // A for loop, not forEach: forEach skips the holes of a sparse array.
+    for (let i = 0; i < agents.length; i++) {
+      const agent: unknown = agents[i];
       validateAgentSpec(agent, `agents[${i}]`);
       if (seen.has(agent.id)) throw new ConfigError(`agents[${i}].id`, agent.id, 'an id not used by another agent');
       seen.add(agent.id);
-    });
+    }
   });
 }
 
@@ -103,7 +95,27 @@ export function validateAgentSpec(spec: unknown, field = 'agent'): asserts spec 
   checkFunction(spec.run, `${field}.run`);
   optional(spec.priority, (v) => checkNumber(v, `${field}.priority`));
   optional(spec.weight, (v) => checkNumber(v, `${field}.weight`, { min: 0, minExclusive: true }));
-  optional(spec.breaker, (breaker) => validateBreakerOptions(breaker, `${field}.breaker`));
+  optional(spec.breaker, (breaker) => validateBreakerDefaults(breaker, `${field}.breaker`));
+}
+
+/** Breaker options inside a supervisor: no clock or id of their own (they would be ignored). */
+function validateBreakerDefaults(breaker: unknown, field: string): void {
+  validateBreakerOptions(breaker, field);
+  for (const key of ['clock', 'id'] as const) {
+    if ((breaker as Record<string, unknown>)[key] !== undefined) {
+      throw new ConfigError(
+        `${field}.${key}`,
+        (breaker as Record<string, unknown>)[key],
+        `no ${key} here (set the supervisor's ${key === 'clock' ? 'clock' : 'agent ids'})`,
+      );
+    }
+  }
+}
+
+export function validateStopOptions(options: unknown): asserts options is StopOptions {
+  checkPlainObject(options, 'stop options');
+  checkKnownKeys(options, '', ['drainMs']);
+  optional(options.drainMs, (v) => checkNumber(v, 'drainMs', { min: 0, max: MAX_TIMER_MS }));
 }
 
 export function validateRouteOptions(
@@ -113,7 +125,7 @@ export function validateRouteOptions(
   checkPlainObject(options, 'route options');
   checkKnownKeys(options, '', ROUTE_KEYS);
   optional(options.taskId, (v) => checkId(v, 'taskId'));
-  optional(options.timeoutMs, (v) => checkNumber(v, 'timeoutMs', { min: 0, minExclusive: true }));
+  optional(options.timeoutMs, (v) => checkNumber(v, 'timeoutMs', { min: 0, minExclusive: true, max: MAX_TIMER_MS }));
   optional(options.signal, (v) => {
     if (!(v instanceof AbortSignal)) throw new ConfigError('signal', v, 'an AbortSignal');
   });
@@ -127,8 +139,10 @@ export function validateAgentIds(
 ): asserts agents is string[] {
   if (!Array.isArray(agents) || agents.length === 0)
     throw new ConfigError(field, agents, 'a non-empty array of agent ids');
-  agents.forEach((id: unknown, i) => {
+  // A for loop, not forEach: forEach skips the holes of a sparse array.
+  for (let i = 0; i < agents.length; i++) {
+    const id: unknown = agents[i];
     checkId(id, `${field}[${i}]`);
     if (isKnown && !isKnown(id)) throw new ConfigError(`${field}[${i}]`, id, 'the id of a registered agent');
-  });
+  }
 }

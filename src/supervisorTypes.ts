@@ -206,6 +206,8 @@ export interface Supervisor<TTask = unknown, TResult = unknown> {
   /** The supervisor's root XState actor: `from(supervisor.actor)` works. */
   readonly actor: AnyActorRef;
   readonly clock: Clock;
+  /** With `inspect` on: the page that shows the Stately inspector, once it started; else undefined. */
+  readonly inspectorUrl: Promise<string | undefined>;
   /** `'running' | 'draining' | 'stopped'`. */
   readonly phase: SupervisorPhase;
 }

@@ -85,6 +85,27 @@ export class TaskRun implements Deadline {
     }
   }
 
+  /**
+   * Takes over a task whose first attempt ran on the supervisor's fast path and failed: records
+   * that failure and goes on with the next attempt.
+   */
+  resumeAfterFailedAttempt(
+    agent: Agent,
+    generation: number,
+    startedAt: number,
+    ctx: AttemptContext,
+    error: unknown,
+  ): Promise<unknown> {
+    this.attempt = 1;
+    this.agent = agent;
+    this.generation = generation;
+    this.startedAt = startedAt;
+    this.ctx = ctx;
+    this.core.link(this);
+    if (this.failed(error, 'failed')) return this.runFast();
+    throw this.finalError(error);
+  }
+
   // ─── the fast path ──────────────────────────────────────────────────────────────────────────
 
   private runFast(): Promise<unknown> {
@@ -255,7 +276,7 @@ export class TaskRun implements Deadline {
       this.agent = agent;
       this.generation = generation;
       this.startedAt = now;
-      this.ctx = new AttemptContext(this.attempt, agent.id, this);
+      this.ctx = new AttemptContext(this.attempt, agent.id, this.givenTaskId, this.taskNumber);
       breaker.inFlight++;
       if (core.streams.decisions.observed) core.explain(this, agent, this.candidates, this.panic, this.attempt);
       return agent;
@@ -315,7 +336,7 @@ export class TaskRun implements Deadline {
     const agent = this.agent as Agent;
     const now = core.clock.now();
     const durationMs = now - this.startedAt;
-    if (this.stoppedBySupervisor) {
+    if (this.stoppedBySupervisor || core.phase === 'stopped') {
       // The agent gave up because stop() aborted it: not the agent's failure.
       if (this.ctx !== undefined) this.abandonAttempt(error);
       return false;
@@ -338,7 +359,7 @@ export class TaskRun implements Deadline {
     this.tried = append(this.tried, agent);
     core.logFailure(this, agent.id, reason, kind, now);
     if (agent.draining) core.attemptEnded(agent);
-    return !this.stoppedBySupervisor && core.phase !== 'stopped';
+    return true;
   }
 
   /** Set when `isFailure` returned false: the caller gets the agent's own error. */
@@ -390,9 +411,12 @@ function append<T>(list: T[] | undefined, item: T): T[] {
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false;
+  try {
+    return typeof (value as { then?: unknown }).then === 'function';
+  } catch {
+    // A `then` getter that throws: `Promise.resolve()` reads it again and rejects with its error,
+    // so the attempt fails like any other instead of escaping the task's bookkeeping.
+    return true;
+  }
 }

@@ -59,6 +59,12 @@ export function checkId(value: unknown, field: string): asserts value is string 
   if (value.length > 200) throw new ConfigError(field, value, 'a string of at most 200 characters');
 }
 
+/**
+ * The longest delay a timer can take: Node's and browsers' `setTimeout` fire a longer one after
+ * 1 ms (a 2^31 ms backoff would half-open at once, a 2^31 ms deadline poll every millisecond).
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** Calls `check` when the value is present (not undefined). */
 export function optional<T>(value: T | undefined, check: (value: T) => void): void {
   if (value !== undefined) check(value);
