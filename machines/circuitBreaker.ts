@@ -9,7 +9,7 @@
  * Seed mapping: `closed` = CLOSED, `open` = OPEN, `half_open` = HALF_OPEN; `isolated` is a manual
  * OPEN with no automatic recovery until `RESET`.
  */
-import { and, assign, setup } from 'xstate';
+import { assign, fromCallback, setup } from 'xstate';
 import { growBackoff, jitteredDelay } from './backoff.js';
 import { type BreakerOptions, type BreakerPolicy, resolveBreakerPolicy } from './breakerOptions.js';
 
@@ -37,6 +37,12 @@ export interface BreakerContext {
   halfOpenAt: number | null;
   probesAdmitted: number;
   probeSuccesses: number;
+  /**
+   * Whether this instance may probe in the current half-open window. The half-open state invokes
+   * the `probeLease` actor: by default it grants at once; a shared-state adapter (Redis) grants it
+   * to one instance of a cluster per window.
+   */
+  probeLease: 'pending' | 'granted' | 'denied';
   /** State of the jitter's pseudo-random generator. */
   rngState: number;
   /** When and why the last state change happened. */
@@ -66,7 +72,40 @@ export type BreakerEvent =
   /** Force the circuit open with no automatic recovery. */
   | { type: 'ISOLATE'; at: number }
   /** Back to a fresh closed circuit, from any state. */
-  | { type: 'RESET'; at: number };
+  | { type: 'RESET'; at: number }
+  /** Another instance tripped this agent's circuit: open until its `nextProbeAt`. */
+  | { type: 'PEER_TRIPPED'; at: number; nextProbeAt: number }
+  /** Another instance's probes closed this agent's circuit. */
+  | { type: 'PEER_CLOSED'; at: number }
+  /** The `probeLease` actor's answer for the current half-open window. */
+  | { type: 'LEASE_GRANTED' }
+  | { type: 'LEASE_DENIED' }
+  /**
+   * Resume from a snapshot of an earlier run (accepted only by a breaker that has not moved yet).
+   * An open circuit stays open until the recorded `nextProbeAt`: the timer is re-armed from it,
+   * since XState does not restore pending delayed events. A half-open window restarts cleanly.
+   */
+  | {
+      type: 'RESTORE';
+      at: number;
+      state: BreakerState;
+      failureCount: number;
+      backoffMs: number;
+      nextProbeAt: number | null;
+      lastFailureAt: number | null;
+      lastFailureReason: string | null;
+    };
+
+/** Input of the `probeLease` actor the half-open state invokes. */
+export interface ProbeLeaseInput {
+  agentId: string;
+  generation: number;
+}
+
+/** The default lease: granted at once (one process decides alone). */
+export const alwaysGrantedLease = fromCallback<{ type: 'LEASE_GRANTED' }, ProbeLeaseInput>(({ sendBack }) => {
+  sendBack({ type: 'LEASE_GRANTED' });
+});
 
 export interface BreakerInput {
   /** The agent's id. */
@@ -91,6 +130,7 @@ export function initialBreakerContext(input: BreakerInput): BreakerContext {
     halfOpenAt: null,
     probesAdmitted: 0,
     probeSuccesses: 0,
+    probeLease: 'pending',
     rngState: policy.jitterSeed,
     changedAt: input.now ?? 0,
     changeReason: 'created',
@@ -118,33 +158,56 @@ function openedAt(context: BreakerContext, at: number, reason: string): Partial<
   };
 }
 
+type GuardArgs = { context: BreakerContext; event: BreakerEvent };
+
+function isCurrentGeneration({ context, event }: GuardArgs): boolean {
+  return (event.type === 'SUCCESS' || event.type === 'FAILURE') && event.generation === context.generation;
+}
+
+function tripPolicySaysOpen({ context, event }: GuardArgs): boolean {
+  if (event.type !== 'FAILURE' || event.ejectionAllowed === false) return false;
+  const trip = context.policy.trip;
+  if (trip.kind === 'consecutive') return context.failureCount + 1 >= trip.threshold;
+  const calls = event.windowCalls ?? 0;
+  const failures = event.windowFailures ?? 0;
+  // Compare the failed share, not failures with rate × calls: 55 of 100 calls is a share of
+  // exactly 0.55, while 0.55 × 100 is 55.00000000000001 and would not trip.
+  return calls >= trip.minimumCalls && calls > 0 && failures / calls >= trip.failureRate;
+}
+
+function isRestoreOf(context: BreakerContext, event: BreakerEvent, state: BreakerState): boolean {
+  return event.type === 'RESTORE' && event.state === state && context.generation === 0;
+}
+
 export const circuitBreakerMachine = setup({
   types: {
     context: {} as BreakerContext,
     events: {} as BreakerEvent,
     input: {} as BreakerInput,
   },
+  actors: { probeLease: alwaysGrantedLease },
   guards: {
     /** The result belongs to a call admitted in the current generation. */
-    isCurrentGeneration: ({ context, event }) =>
-      (event.type === 'SUCCESS' || event.type === 'FAILURE') && event.generation === context.generation,
-    /** The trip policy says this failure opens the circuit. */
-    failureThresholdReached: ({ context, event }) => {
-      if (event.type !== 'FAILURE' || event.ejectionAllowed === false) return false;
-      const trip = context.policy.trip;
-      if (trip.kind === 'consecutive') return context.failureCount + 1 >= trip.threshold;
-      const calls = event.windowCalls ?? 0;
-      const failures = event.windowFailures ?? 0;
-      // Compare the failed share, not failures with rate × calls: 55 of 100 calls is a share of
-      // exactly 0.55, while 0.55 × 100 is 55.00000000000001 and would not trip.
-      return calls >= trip.minimumCalls && calls > 0 && failures / calls >= trip.failureRate;
-    },
-    /** The half-open window has a probe permit left. */
-    probeBudgetLeft: ({ context }) => context.probesAdmitted < context.policy.halfOpenMaxCalls,
+    isCurrentGeneration: (args) => isCurrentGeneration(args),
+    /** A current-generation failure that the trip policy says opens the circuit. */
+    failureThresholdReached: (args) => isCurrentGeneration(args) && tripPolicySaysOpen(args),
+    /** The half-open window holds the lease and has a probe permit left. */
+    probeBudgetLeft: ({ context }) =>
+      context.probeLease === 'granted' && context.probesAdmitted < context.policy.halfOpenMaxCalls,
     /** An admitted probe has not reported yet. */
     probeOutstanding: ({ context }) => context.probesAdmitted > context.probeSuccesses,
-    /** This success completes the window's probes. */
-    lastProbeNeeded: ({ context }) => context.probeSuccesses + 1 >= context.policy.halfOpenMaxCalls,
+    /** A current-generation result of an admitted probe. */
+    isProbeResult: (args) => isCurrentGeneration(args) && args.context.probesAdmitted > args.context.probeSuccesses,
+    /** A probe success that completes the window's probes. */
+    lastProbeSucceeded: (args) =>
+      isCurrentGeneration(args) &&
+      args.context.probesAdmitted > args.context.probeSuccesses &&
+      args.context.probeSuccesses + 1 >= args.context.policy.halfOpenMaxCalls,
+    /** RESTORE is accepted only by a breaker that has not moved since it was created. */
+    restoresOpen: ({ context, event }) => isRestoreOf(context, event, 'open'),
+    restoresHalfOpen: ({ context, event }) => isRestoreOf(context, event, 'half_open'),
+    restoresIsolated: ({ context, event }) => isRestoreOf(context, event, 'isolated'),
+    restoresClosed: ({ context, event }) => isRestoreOf(context, event, 'closed'),
   },
   actions: {
     recordFailure: assign(({ context, event }) => {
@@ -190,6 +253,7 @@ export const circuitBreakerMachine = setup({
         halfOpenAt: at,
         probesAdmitted: 0,
         probeSuccesses: 0,
+        probeLease: 'pending' as const,
         changedAt: at,
         changeReason: 'backoff elapsed',
       };
@@ -201,6 +265,7 @@ export const circuitBreakerMachine = setup({
         halfOpenAt: at,
         probesAdmitted: 0,
         probeSuccesses: 0,
+        probeLease: 'pending' as const,
         changedAt: at,
         changeReason: 'half-open window restarted',
       };
@@ -217,8 +282,44 @@ export const circuitBreakerMachine = setup({
       probesAdmitted: 0,
       probeSuccesses: 0,
       changedAt: 'at' in event ? event.at : context.changedAt,
-      changeReason: 'probes succeeded',
+      changeReason: event.type === 'PEER_CLOSED' ? 'closed by a peer' : 'probes succeeded',
     })),
+    grantLease: assign({ probeLease: 'granted' as const }),
+    denyLease: assign({ probeLease: 'denied' as const }),
+    /** Open until the peer's `nextProbeAt`, the same moment every instance probes. */
+    openLikePeer: assign(({ context, event }) => {
+      if (event.type !== 'PEER_TRIPPED') return {};
+      return {
+        generation: context.generation + 1,
+        probeDelayMs: Math.max(0, event.nextProbeAt - event.at),
+        nextProbeAt: event.nextProbeAt,
+        halfOpenAt: null,
+        probesAdmitted: 0,
+        probeSuccesses: 0,
+        changedAt: event.at,
+        changeReason: 'tripped by a peer',
+      };
+    }),
+    restoreCircuit: assign(({ context, event }) => {
+      if (event.type !== 'RESTORE') return {};
+      const nextProbeAt = event.state === 'open' ? (event.nextProbeAt ?? event.at) : null;
+      return {
+        generation: context.generation + 1,
+        failureCount: event.failureCount,
+        backoffMs: event.backoffMs,
+        probeDelayMs: nextProbeAt === null ? event.backoffMs : Math.max(0, nextProbeAt - event.at),
+        nextProbeAt,
+        // A restored half-open window starts now: its probes are the new run's.
+        halfOpenAt: event.state === 'half_open' ? event.at : null,
+        probesAdmitted: 0,
+        probeSuccesses: 0,
+        probeLease: 'pending' as const,
+        lastFailureAt: event.lastFailureAt,
+        lastFailureReason: event.lastFailureReason,
+        changedAt: event.at,
+        changeReason: 'restored',
+      };
+    }),
     isolateCircuit: assign(({ context, event }) => ({
       generation: context.generation + 1,
       nextProbeAt: null,
@@ -259,22 +360,32 @@ export const circuitBreakerMachine = setup({
     closed: {
       on: {
         FAILURE: [
-          {
-            guard: and(['isCurrentGeneration', 'failureThresholdReached']),
-            target: 'open',
-            actions: ['recordFailure', 'openCircuit'],
-          },
+          { guard: 'failureThresholdReached', target: 'open', actions: ['recordFailure', 'openCircuit'] },
           { guard: 'isCurrentGeneration', actions: 'recordFailure' },
         ],
         SUCCESS: { guard: 'isCurrentGeneration', actions: 'clearFailures' },
+        PEER_TRIPPED: { target: 'open', actions: 'openLikePeer' },
+        RESTORE: [
+          { guard: 'restoresOpen', target: 'open', actions: 'restoreCircuit' },
+          { guard: 'restoresHalfOpen', target: 'half_open', actions: 'restoreCircuit' },
+          { guard: 'restoresIsolated', target: 'isolated', actions: 'restoreCircuit' },
+          { guard: 'restoresClosed', actions: 'restoreCircuit' },
+        ],
       },
     },
     open: {
       after: {
         backoff: { target: 'half_open', actions: 'startHalfOpenWindow' },
       },
+      on: {
+        PEER_CLOSED: { target: 'closed', actions: 'closeCircuit' },
+      },
     },
     half_open: {
+      invoke: {
+        src: 'probeLease',
+        input: ({ context }) => ({ agentId: context.agentId, generation: context.generation }),
+      },
       after: {
         halfOpenTimeout: [
           { guard: 'probeOutstanding', target: 'open', actions: 'reopenStuckProbe' },
@@ -282,23 +393,16 @@ export const circuitBreakerMachine = setup({
         ],
       },
       on: {
+        LEASE_GRANTED: { actions: 'grantLease' },
+        LEASE_DENIED: { actions: 'denyLease' },
         PROBE: { guard: 'probeBudgetLeft', actions: 'admitProbe' },
         SUCCESS: [
-          {
-            guard: and(['isCurrentGeneration', 'probeOutstanding', 'lastProbeNeeded']),
-            target: 'closed',
-            actions: 'closeCircuit',
-          },
-          {
-            guard: and(['isCurrentGeneration', 'probeOutstanding']),
-            actions: 'countProbeSuccess',
-          },
+          { guard: 'lastProbeSucceeded', target: 'closed', actions: 'closeCircuit' },
+          { guard: 'isProbeResult', actions: 'countProbeSuccess' },
         ],
-        FAILURE: {
-          guard: and(['isCurrentGeneration', 'probeOutstanding']),
-          target: 'open',
-          actions: ['recordFailure', 'reopenCircuit'],
-        },
+        FAILURE: { guard: 'isProbeResult', target: 'open', actions: ['recordFailure', 'reopenCircuit'] },
+        PEER_TRIPPED: { target: 'open', actions: 'openLikePeer' },
+        PEER_CLOSED: { target: 'closed', actions: 'closeCircuit' },
       },
     },
     isolated: {

@@ -33,6 +33,7 @@ import { BreakerboxError, CircuitOpenError, ConfigError, withoutStack } from './
 import { FailureWindow } from './failureWindow.js';
 import { LatencyHistogram } from './latencyHistogram.js';
 import { describeReason } from './reason.js';
+import type { AgentSnapshot } from './snapshot.js';
 
 export type { BreakerState };
 
@@ -70,8 +71,11 @@ export interface BreakerMetrics {
 export interface BreakerHost {
   /** Creates and starts the breaker's actor. */
   activate(breaker: Breaker): AnyActorRef;
-  /** Every state change, after the breaker's own bookkeeping. */
-  onTransition?(transition: Transition, breaker: Breaker): void;
+  /**
+   * Every state change, after the breaker's own bookkeeping. `external` is true when a peer or a
+   * restore caused it rather than this process's own call outcomes.
+   */
+  onTransition?(transition: Transition, breaker: Breaker, external: boolean): void;
   /** Whether a trip is allowed now (the supervisor's `maxEjectionPercent`). */
   ejectionAllowed?(breaker: Breaker): boolean;
   /** An actor error (a bug): contained and reported, never thrown into a timer. */
@@ -130,6 +134,8 @@ export class Breaker implements CircuitBreaker {
   private histogram: LatencyHistogram | undefined;
   private stateSubject: BehaviorSubject<BreakerState> | undefined;
   private stopped = false;
+  /** Set while an event from a peer or a snapshot is being applied. */
+  private external = false;
 
   constructor(
     readonly id: string,
@@ -287,6 +293,69 @@ export class Breaker implements CircuitBreaker {
     this.send({ type: 'ISOLATE', at: this.clock.now() });
   }
 
+  /** Another instance tripped this agent: open until `nextProbeAt`. */
+  peerTripped(nextProbeAt: number): void {
+    this.sendExternal({ type: 'PEER_TRIPPED', at: this.clock.now(), nextProbeAt });
+  }
+
+  /** Another instance's probes closed this agent. */
+  peerClosed(): void {
+    this.sendExternal({ type: 'PEER_CLOSED', at: this.clock.now() });
+  }
+
+  /** What a snapshot keeps of this breaker. */
+  snapshot(): AgentSnapshot {
+    const context = this.context;
+    return {
+      id: this.id,
+      state: this.state,
+      failureCount: context.failureCount,
+      backoffMs: context.backoffMs,
+      nextProbeAt: this.state === 'open' ? context.nextProbeAt : null,
+      lastFailureAt: context.lastFailureAt,
+      lastFailureReason: context.lastFailureReason,
+      counters: {
+        successCount: this.successCount,
+        totalFailures: this.totalFailures,
+        totalRejections: this.totalRejections,
+        timeouts: this.timeouts,
+        lastSuccessAt: this.lastSuccessAt,
+      },
+    };
+  }
+
+  /** Resumes from a snapshot entry (validated). A pristine breaker stays virtual. */
+  restore(entry: AgentSnapshot): void {
+    this.successCount = entry.counters.successCount;
+    this.totalFailures = entry.counters.totalFailures;
+    this.totalRejections = entry.counters.totalRejections;
+    this.timeouts = entry.counters.timeouts;
+    this.lastSuccessAt = entry.counters.lastSuccessAt;
+    this.lastFailureAt = entry.lastFailureAt;
+    const pristine =
+      entry.state === 'closed' && entry.failureCount === 0 && entry.backoffMs === this.policy.backoff.initialMs;
+    if (pristine) return;
+    this.sendExternal({
+      type: 'RESTORE',
+      at: this.clock.now(),
+      state: entry.state,
+      failureCount: entry.failureCount,
+      backoffMs: entry.backoffMs,
+      nextProbeAt: entry.nextProbeAt,
+      lastFailureAt: entry.lastFailureAt,
+      lastFailureReason: entry.lastFailureReason,
+    });
+  }
+
+  private sendExternal(event: BreakerEvent): void {
+    this.external = true;
+    try {
+      this.send(event);
+    } finally {
+      this.external = false;
+    }
+  }
+
   reset(): void {
     this.send({ type: 'RESET', at: this.clock.now() });
   }
@@ -337,7 +406,11 @@ export class Breaker implements CircuitBreaker {
     this.state = to;
     if (from === 'open' && to === 'half_open') this.openToHalfOpen++;
     this.stateSubject?.next(to);
-    this.host.onTransition?.({ agentId: this.id, from, to, at: context.changedAt, reason: context.changeReason }, this);
+    this.host.onTransition?.(
+      { agentId: this.id, from, to, at: context.changedAt, reason: context.changeReason },
+      this,
+      this.external,
+    );
   }
 }
 

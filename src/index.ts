@@ -13,8 +13,8 @@ export type {
   TripPolicy,
 } from '../machines/breakerOptions.js';
 export { BREAKER_DEFAULTS } from '../machines/breakerOptions.js';
-export type { BreakerContext, BreakerEvent, BreakerInput } from '../machines/circuitBreaker.js';
-export { circuitBreakerMachine } from '../machines/circuitBreaker.js';
+export type { BreakerContext, BreakerEvent, BreakerInput, ProbeLeaseInput } from '../machines/circuitBreaker.js';
+export { alwaysGrantedLease, circuitBreakerMachine } from '../machines/circuitBreaker.js';
 export { supervisorMachine } from '../machines/supervisor.js';
 export type { CallContext } from './callContext.js';
 export type { BreakerMetrics, BreakerState, CircuitBreaker, Transition } from './circuitBreaker.js';
@@ -46,6 +46,7 @@ export { createDashboardHandler, METRIC_NAMES, registerPrometheusMetrics, serveD
 export type { Inspector, InspectorOptions } from './inspect.js';
 export { createInspector } from './inspect.js';
 export { LATENCY_BUCKETS_SECONDS } from './latencyHistogram.js';
+export type { AgentSnapshot, SupervisorSnapshot } from './snapshot.js';
 export { createSupervisor } from './supervisor.js';
 export type {
   AgentInfo,
@@ -65,3 +66,4 @@ export type {
   SupervisorPhase,
   SupervisorStats,
 } from './supervisorTypes.js';
+export type { BreakerSync, SyncPeer, SyncTransition } from './sync.js';

@@ -8,7 +8,9 @@
  */
 import { type Actor, type AnyActorRef, createActor } from 'xstate';
 import { type BreakerOptions, type BreakerPolicy, resolveBreakerPolicy } from '../machines/breakerOptions.js';
+import { breakerShardMachine } from '../machines/breakerShard.js';
 import type { BreakerState } from '../machines/circuitBreaker.js';
+import { type alwaysGrantedLease, circuitBreakerMachine } from '../machines/circuitBreaker.js';
 import { supervisorMachine } from '../machines/supervisor.js';
 import { Agent, type RunFunction } from './agent.js';
 import { AgentPool } from './agentPool.js';
@@ -18,9 +20,11 @@ import { isoTime, pauseRealClock, realClock } from './clock.js';
 import { DeadlineQueue } from './deadlineQueue.js';
 import { type AttemptRecord, BreakerboxError, ConfigError, SupervisorStoppedError } from './errors.js';
 import { RingBuffer } from './failureLog.js';
+import { type Inspection, startInspection } from './inspection.js';
 import { RetryBudget } from './retryBudget.js';
 import { createRoutingPolicy } from './routing/index.js';
 import type { RoutingPolicy } from './routing/policy.js';
+import { type AgentSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type SupervisorSnapshot } from './snapshot.js';
 import type { SupervisorCore } from './supervisorCore.js';
 import {
   validateAgentIds,
@@ -29,7 +33,6 @@ import {
   validateStopOptions,
   validateSupervisorOptions,
 } from './supervisorOptions.js';
-import { type Inspection, startInspection } from './inspection.js';
 import { SupervisorStreams } from './supervisorStreams.js';
 import type {
   AgentInfo,
@@ -46,6 +49,7 @@ import type {
   SupervisorPhase,
   SupervisorStats,
 } from './supervisorTypes.js';
+import type { BreakerSync } from './sync.js';
 import { TaskRun } from './taskRun.js';
 
 const DEFAULT_SHARD_SIZE = 100;
@@ -101,6 +105,9 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost {
   private stopping: Promise<void> | undefined;
   private readonly drainWaiters = new Map<Agent, Array<() => void>>();
   private readonly inspection: Inspection | undefined;
+  private readonly sync: BreakerSync | undefined;
+  /** Snapshot entries for agents not registered yet: applied when they are. */
+  private readonly pendingRestore = new Map<string, AgentSnapshot>();
 
   constructor(options: SupervisorOptions) {
     const routing = options.routing ?? {};
@@ -141,7 +148,8 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost {
       this.inspection = startInspection(options.inspect === true ? {} : options.inspect, this.reportError);
     }
     const inspection = this.inspection;
-    this.root = createActor(supervisorMachine, {
+    this.sync = options.sync;
+    this.root = createActor(rootMachineFor(options.sync), {
       clock: this.clock,
       ...(inspection ? { inspect: (event) => inspection.inspect(event) } : {}),
     });
@@ -150,7 +158,28 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost {
     this.root.on('breakerError', (event) => this.reportError(event.error, `breaker ${event.agentId}`));
     this.root.start();
 
+    for (const entry of options.restore?.agents ?? []) this.pendingRestore.set(entry.id, entry);
     for (const spec of options.agents ?? []) this.register(spec);
+    if (this.sync) {
+      const sync = this.sync;
+      this.contain('sync.attach', () =>
+        sync.attach({
+          peerTripped: (id, nextProbeAt) => this.pool.byId.get(id)?.breaker.peerTripped(nextProbeAt),
+          peerClosed: (id) => this.pool.byId.get(id)?.breaker.peerClosed(),
+          agentIds: () => this.agentIds(),
+          reportError: this.reportError,
+        }),
+      );
+    }
+  }
+
+  /** Runs a user or adapter callback; what it throws is reported, never thrown into the caller. */
+  private contain(where: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.reportError(error, where);
+    }
   }
 
   // ─── routing ────────────────────────────────────────────────────────────────────────────────
@@ -164,7 +193,16 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost {
       if (agent !== undefined && agent.breaker.state === 'closed' && !this.streams.decisions.observed) {
         return this.runFirstAttempt(agent, task);
       }
-      const run = new TaskRun(this, task, undefined, undefined, ++this.taskCounter, undefined, undefined, this.attemptTimeoutMs);
+      const run = new TaskRun(
+        this,
+        task,
+        undefined,
+        undefined,
+        ++this.taskCounter,
+        undefined,
+        undefined,
+        this.attemptTimeoutMs,
+      );
       return run.start();
     }
     try {
@@ -388,9 +426,14 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost {
     return ref;
   }
 
-  onTransition(transition: Transition, breaker: Breaker): void {
+  onTransition(transition: Transition, breaker: Breaker, external: boolean): void {
     const agent = this.pool.byId.get(breaker.id);
     if (agent !== undefined && agent.breaker === breaker) this.pool.stateChanged(agent, transition.from, transition.to);
+    const sync = this.sync;
+    if (sync !== undefined && !external) {
+      const nextProbeAt = transition.to === 'open' ? breaker.context.nextProbeAt : null;
+      this.contain('sync.publish', () => sync.publish({ ...transition, nextProbeAt }));
+    }
     if (this.streams.transitions.observed) this.streams.transitions.next(transition);
     this.streams.changes.next();
   }
@@ -420,6 +463,11 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost {
     const breaker = new Breaker(spec.id, options, policy, this.clock, this);
     const agent = new Agent(spec.id, spec.run, spec.priority ?? seq, spec.weight ?? 1, seq, breaker);
     this.pool.add(agent);
+    const restored = this.pendingRestore.get(spec.id);
+    if (restored !== undefined) {
+      this.pendingRestore.delete(spec.id);
+      breaker.restore(restored);
+    }
     if (this.eagerActors) breaker.actor;
     this.streams.changes.next();
     return agent;
@@ -514,6 +562,15 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost {
     return this.pool.ordered.items.map((agent) => agent.breaker.getMetrics());
   }
 
+  snapshot(): SupervisorSnapshot {
+    return {
+      format: SNAPSHOT_FORMAT,
+      version: SNAPSHOT_VERSION,
+      takenAt: this.clock.now(),
+      agents: this.pool.ordered.items.map((agent) => agent.breaker.snapshot()),
+    };
+  }
+
   getStats(): SupervisorStats {
     const agents: AgentStats[] = this.pool.ordered.items.map((agent) => {
       const b = agent.breaker;
@@ -528,6 +585,7 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost {
         halfOpenProbes: b.probes,
         openToHalfOpen: b.openToHalfOpen,
         inFlight: b.inFlight,
+        nextProbeAt: b.state === 'open' ? b.context.nextProbeAt : null,
         latency: latency
           ? { buckets: latency.cumulative(), sumSeconds: latency.sumMs / 1000, count: latency.count }
           : { buckets: EMPTY_BUCKETS, sumSeconds: 0, count: 0 },
@@ -608,15 +666,28 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost {
         }
         this.drainWaiters.clear();
         this.streams.complete();
-        if (this.inspection) this.inspection.stop().then(resolve, resolve);
-        else resolve();
+        const detaching = [this.inspection?.stop(), this.sync?.detach()].map((done) =>
+          Promise.resolve(done).catch((error: unknown) => this.reportError(error, 'stop')),
+        );
+        Promise.all(detaching).then(() => resolve());
       };
-      if (this.runningCount === 0) return finish();
+      // drainMs 0 aborts now: a 0 ms timer would wait for the clock (a simulated one may never move).
+      if (this.runningCount === 0 || drainMs === 0) return finish();
       this.drained = finish;
       timer = this.clock.setTimeout(finish, drainMs);
     });
     return this.stopping;
   }
+}
+
+/** The root machine, with the adapter's probe lease in every breaker when state is shared. */
+function rootMachineFor(sync: BreakerSync | undefined): typeof supervisorMachine {
+  if (sync?.probeLease === undefined) return supervisorMachine;
+  const breaker = circuitBreakerMachine.provide({
+    actors: { probeLease: sync.probeLease as typeof alwaysGrantedLease },
+  });
+  const shard = breakerShardMachine.provide({ actors: { circuitBreaker: breaker } });
+  return supervisorMachine.provide({ actors: { breakerShard: shard } });
 }
 
 const EMPTY_BUCKETS: readonly number[] = Object.freeze(new Array(12).fill(0));

@@ -1,6 +1,7 @@
 /** Validation of `createSupervisor` options, agent specs and route options. */
 import { validateBreakerOptions } from './breakerOptions.js';
 import { ConfigError } from './errors.js';
+import { validateSnapshot } from './snapshot.js';
 import type { AgentSpec, RouteOptions, StopOptions, SupervisorOptions } from './supervisorTypes.js';
 import {
   checkFunction,
@@ -23,6 +24,8 @@ const SUPERVISOR_KEYS = [
   'eagerActors',
   'inspect',
   'onError',
+  'restore',
+  'sync',
 ] as const;
 const ROUTING_KEYS = [
   'policy',
@@ -47,6 +50,16 @@ export function validateSupervisorOptions(options: unknown): asserts options is 
     if (typeof v !== 'boolean') throw new ConfigError('eagerActors', v, 'a boolean');
   });
   optional(options.onError, (v) => checkFunction(v, 'onError'));
+  optional(options.restore, (v) => validateSnapshot(v));
+  optional(options.sync, (sync) => {
+    checkPlainObjectOrInstance(sync, 'sync');
+    checkFunction(sync.attach, 'sync.attach');
+    checkFunction(sync.publish, 'sync.publish');
+    checkFunction(sync.detach, 'sync.detach');
+    if (sync.probeLease !== undefined && (typeof sync.probeLease !== 'object' || sync.probeLease === null)) {
+      throw new ConfigError('sync.probeLease', sync.probeLease, 'an XState actor logic');
+    }
+  });
   optional(options.inspect, (v) => {
     if (typeof v === 'boolean') return;
     checkPlainObject(v, 'inspect');
@@ -145,4 +158,8 @@ export function validateAgentIds(
     checkId(id, `${field}[${i}]`);
     if (isKnown && !isKnown(id)) throw new ConfigError(`${field}[${i}]`, id, 'the id of a registered agent');
   }
+}
+
+function checkPlainObjectOrInstance(value: unknown, field: string): asserts value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) throw new ConfigError(field, value, 'an object');
 }

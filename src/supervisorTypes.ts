@@ -5,6 +5,8 @@ import type { BreakerOptions, Clock } from '../machines/breakerOptions.js';
 import type { BreakerState } from '../machines/circuitBreaker.js';
 import type { CallContext } from './callContext.js';
 import type { BreakerMetrics, CircuitBreaker, Transition } from './circuitBreaker.js';
+import type { SupervisorSnapshot } from './snapshot.js';
+import type { BreakerSync } from './sync.js';
 
 export type RoutingPolicyName = 'priority' | 'round-robin' | 'least-outstanding';
 
@@ -71,6 +73,13 @@ export interface SupervisorOptions<TTask = unknown, TResult = unknown> {
   inspect?: boolean | { port?: number; onReady?: (url: string) => void };
   /** Where contained errors (a throwing hook, an actor error) are reported. Default: console.error. */
   onError?: (error: unknown, where: string) => void;
+  /**
+   * A snapshot from `supervisor.snapshot()` to resume from: open circuits stay open until their
+   * recorded `nextProbeAt`, counters carry on. Entries for agents added later apply when they are.
+   */
+  restore?: SupervisorSnapshot;
+  /** Share breaker state with other instances (e.g. `createRedisSync` from `breakerbox/redis`). */
+  sync?: BreakerSync;
 }
 
 export interface RouteOptions {
@@ -152,6 +161,8 @@ export interface AgentStats {
   halfOpenProbes: number;
   openToHalfOpen: number;
   inFlight: number;
+  /** For an open circuit: when it lets probes in (clock ms); else null. */
+  nextProbeAt: number | null;
   /** Cumulative counts per `LATENCY_BUCKETS_SECONDS` bound, +Inf last; sum in seconds. */
   latency: { buckets: readonly number[]; sumSeconds: number; count: number };
 }
@@ -194,6 +205,8 @@ export interface Supervisor<TTask = unknown, TResult = unknown> {
   removeAgent(id: string): Promise<void>;
   isolate(id: string): void;
   reset(id: string): void;
+  /** Every breaker's state, backoff level, `nextProbeAt` and counters, as JSON-safe data. */
+  snapshot(): SupervisorSnapshot;
   /** No new tasks; in-flight ones finish or are aborted at `drainMs`; timers cleared; streams complete. */
   stop(options?: StopOptions): Promise<void>;
 

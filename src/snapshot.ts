@@ -1,0 +1,83 @@
+/**
+ * `supervisor.snapshot()` and `createSupervisor({ restore })`: breaker state that survives a
+ * restart. A snapshot is plain JSON. Restoring validates the whole snapshot before touching any
+ * breaker, so a malformed or foreign one is refused with a `ConfigError`, never half-applied.
+ */
+import type { BreakerState } from '../machines/circuitBreaker.js';
+import { ConfigError } from './errors.js';
+import { checkNumber, checkOneOf, checkPlainObject } from './validate.js';
+
+export const SNAPSHOT_FORMAT = 'breakerbox/supervisor-snapshot';
+export const SNAPSHOT_VERSION = 1;
+
+export interface AgentSnapshot {
+  id: string;
+  state: BreakerState;
+  /** Consecutive failures counted by the closed circuit. */
+  failureCount: number;
+  /** The backoff level, before jitter. */
+  backoffMs: number;
+  /** When an open circuit lets probes in (clock ms); null unless open. */
+  nextProbeAt: number | null;
+  lastFailureAt: number | null;
+  lastFailureReason: string | null;
+  counters: {
+    successCount: number;
+    totalFailures: number;
+    totalRejections: number;
+    timeouts: number;
+    lastSuccessAt: number | null;
+  };
+}
+
+export interface SupervisorSnapshot {
+  format: typeof SNAPSHOT_FORMAT;
+  version: typeof SNAPSHOT_VERSION;
+  /** The clock's time when it was taken. */
+  takenAt: number;
+  agents: AgentSnapshot[];
+}
+
+const STATES = ['closed', 'open', 'half_open', 'isolated'] as const;
+
+/** Throws `ConfigError` (field `restore…`) for anything that is not a current snapshot. */
+export function validateSnapshot(value: unknown): asserts value is SupervisorSnapshot {
+  checkPlainObject(value, 'restore');
+  if (value.format !== SNAPSHOT_FORMAT) {
+    throw new ConfigError('restore.format', value.format, `'${SNAPSHOT_FORMAT}' (from supervisor.snapshot())`);
+  }
+  if (value.version !== SNAPSHOT_VERSION) {
+    throw new ConfigError('restore.version', value.version, `${SNAPSHOT_VERSION} (a snapshot of this version)`);
+  }
+  checkNumber(value.takenAt, 'restore.takenAt');
+  if (!Array.isArray(value.agents)) throw new ConfigError('restore.agents', value.agents, 'an array');
+  const seen = new Set<string>();
+  value.agents.forEach((agent: unknown, i) => {
+    const at = `restore.agents[${i}]`;
+    checkPlainObject(agent, at);
+    if (typeof agent.id !== 'string' || agent.id.length === 0)
+      throw new ConfigError(`${at}.id`, agent.id, 'a non-empty string');
+    if (seen.has(agent.id)) throw new ConfigError(`${at}.id`, agent.id, 'an id listed once');
+    seen.add(agent.id);
+    checkOneOf(agent.state, `${at}.state`, STATES);
+    checkNumber(agent.failureCount, `${at}.failureCount`, { min: 0, integer: true });
+    checkNumber(agent.backoffMs, `${at}.backoffMs`, { min: 0 });
+    nullableNumber(agent.nextProbeAt, `${at}.nextProbeAt`);
+    if (agent.state === 'open' && agent.nextProbeAt === null) {
+      throw new ConfigError(`${at}.nextProbeAt`, null, 'a time for an open circuit');
+    }
+    nullableNumber(agent.lastFailureAt, `${at}.lastFailureAt`);
+    if (agent.lastFailureReason !== null && typeof agent.lastFailureReason !== 'string') {
+      throw new ConfigError(`${at}.lastFailureReason`, agent.lastFailureReason, 'a string or null');
+    }
+    checkPlainObject(agent.counters, `${at}.counters`);
+    for (const key of ['successCount', 'totalFailures', 'totalRejections', 'timeouts'] as const) {
+      checkNumber(agent.counters[key], `${at}.counters.${key}`, { min: 0, integer: true });
+    }
+    nullableNumber(agent.counters.lastSuccessAt, `${at}.counters.lastSuccessAt`);
+  });
+}
+
+function nullableNumber(value: unknown, field: string): void {
+  if (value !== null) checkNumber(value, field);
+}

@@ -1,0 +1,46 @@
+/**
+ * Breaker state shared between supervisor instances (processes, hosts). The supervisor stays
+ * independent of any transport: an adapter (e.g. `breakerbox/redis`) implements `BreakerSync`.
+ * What crosses: local trips and closes out, peers' trips and closes in, and the half-open probe
+ * lease. What never crosses: the call path. A healthy call touches no adapter.
+ */
+import type { AnyActorLogic } from 'xstate';
+import type { BreakerState } from '../machines/circuitBreaker.js';
+
+/** A state change this instance's own outcomes made (peers' changes are not published back). */
+export interface SyncTransition {
+  agentId: string;
+  from: BreakerState;
+  to: BreakerState;
+  /** Clock time of the change. */
+  at: number;
+  /** For `open`: when the circuit lets probes in, so every instance probes at the same moment. */
+  nextProbeAt: number | null;
+  reason: string;
+}
+
+/** What an adapter may do to its supervisor. */
+export interface SyncPeer {
+  /** Another instance tripped `agentId`: open it here until `nextProbeAt`. */
+  peerTripped(agentId: string, nextProbeAt: number): void;
+  /** Another instance's probes closed `agentId`: close it here. */
+  peerClosed(agentId: string): void;
+  /** The agents this supervisor knows. */
+  agentIds(): string[];
+  /** Where an adapter reports what went wrong (Redis down…), without throwing. */
+  reportError(error: unknown, where: string): void;
+}
+
+export interface BreakerSync {
+  /**
+   * The `probeLease` actor for the breaker machine (`machine.provide({ actors })`): answers
+   * LEASE_GRANTED or LEASE_DENIED for each half-open window. Default: always granted.
+   */
+  readonly probeLease?: AnyActorLogic;
+  /** Called once by `createSupervisor`. */
+  attach(peer: SyncPeer): void;
+  /** Called for every local state change; must not block or throw (errors are contained). */
+  publish(transition: SyncTransition): void;
+  /** Called by `stop()`. */
+  detach(): Promise<void>;
+}
