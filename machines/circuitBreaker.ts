@@ -158,6 +158,22 @@ function openedAt(context: BreakerContext, at: number, reason: string): Partial<
   };
 }
 
+/** A fresh closed period (a close or a reset): no failures, the initial backoff, a new generation. */
+function freshClosed(context: BreakerContext, event: { type: string }, reason: string): Partial<BreakerContext> {
+  return {
+    generation: context.generation + 1,
+    failureCount: 0,
+    backoffMs: context.policy.backoff.initialMs,
+    probeDelayMs: context.policy.backoff.initialMs,
+    nextProbeAt: null,
+    halfOpenAt: null,
+    probesAdmitted: 0,
+    probeSuccesses: 0,
+    changedAt: 'at' in event ? (event as { at: number }).at : context.changedAt,
+    changeReason: reason,
+  };
+}
+
 type GuardArgs = { context: BreakerContext; event: BreakerEvent };
 
 function isCurrentGeneration({ context, event }: GuardArgs): boolean {
@@ -272,18 +288,9 @@ export const circuitBreakerMachine = setup({
     }),
     admitProbe: assign({ probesAdmitted: ({ context }) => context.probesAdmitted + 1 }),
     countProbeSuccess: assign({ probeSuccesses: ({ context }) => context.probeSuccesses + 1 }),
-    closeCircuit: assign(({ context, event }) => ({
-      generation: context.generation + 1,
-      failureCount: 0,
-      backoffMs: context.policy.backoff.initialMs,
-      probeDelayMs: context.policy.backoff.initialMs,
-      nextProbeAt: null,
-      halfOpenAt: null,
-      probesAdmitted: 0,
-      probeSuccesses: 0,
-      changedAt: 'at' in event ? event.at : context.changedAt,
-      changeReason: event.type === 'PEER_CLOSED' ? 'closed by a peer' : 'probes succeeded',
-    })),
+    closeCircuit: assign(({ context, event }) =>
+      freshClosed(context, event, event.type === 'PEER_CLOSED' ? 'closed by a peer' : 'probes succeeded'),
+    ),
     grantLease: assign({ probeLease: 'granted' as const }),
     denyLease: assign({ probeLease: 'denied' as const }),
     /** Open until the peer's `nextProbeAt`, the same moment every instance probes. */
@@ -329,18 +336,7 @@ export const circuitBreakerMachine = setup({
       changedAt: 'at' in event ? event.at : context.changedAt,
       changeReason: 'isolated',
     })),
-    resetCircuit: assign(({ context, event }) => ({
-      generation: context.generation + 1,
-      failureCount: 0,
-      backoffMs: context.policy.backoff.initialMs,
-      probeDelayMs: context.policy.backoff.initialMs,
-      nextProbeAt: null,
-      halfOpenAt: null,
-      probesAdmitted: 0,
-      probeSuccesses: 0,
-      changedAt: 'at' in event ? event.at : context.changedAt,
-      changeReason: 'reset',
-    })),
+    resetCircuit: assign(({ context, event }) => freshClosed(context, event, 'reset')),
   },
   delays: {
     /** The open period: the backoff level after jitter. */
