@@ -3,15 +3,24 @@ import type { Agent } from '../agent.js';
 import type { RoutingPolicy } from './policy.js';
 
 export function roundRobinPolicy(): RoutingPolicy {
-  let cursor = 0;
+  // A cursor per candidate list: the pool's lists are long-lived arrays, a task's own `agents`
+  // list (or `routeTask`'s) a fresh one. With one shared cursor, a pick from a short list reset
+  // the pool's rotation, and mixed traffic sent every pool task to the same few agents.
+  const cursors = new WeakMap<readonly Agent[], number>();
+  /**
+   * Lists seen for the first time (tasks with their own lists) start at a golden-ratio sequence:
+   * they spread over their agents whatever the lists and however they interleave.
+   */
+  let fresh = 0;
   return {
     name: 'round-robin',
     pick(candidates, skip) {
       const n = candidates.length;
+      const cursor = cursors.get(candidates) ?? Math.floor(((fresh++ * 0.6180339887498949) % 1) * n);
       for (let i = 0; i < n; i++) {
         const agent = candidates[(cursor + i) % n] as Agent;
         if (skip === undefined || !skip(agent)) {
-          cursor = (cursor + i + 1) % n;
+          cursors.set(candidates, (cursor + i + 1) % n);
           return agent;
         }
       }
