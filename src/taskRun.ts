@@ -72,10 +72,6 @@ export class TaskRun implements Deadline {
   start(): Promise<unknown> {
     const core = this.core;
     core.retryBudget?.deposit();
-    if (core.panicThreshold > 0) {
-      const pool = core.pool;
-      this.panic = pool.routable.length * 100 < core.panicThreshold * pool.size;
-    }
     core.link(this);
     if (this.timeoutMs > 0 || this.signal !== undefined) return this.startRaced();
     try {
@@ -219,6 +215,7 @@ export class TaskRun implements Deadline {
     if (this.resolve !== undefined) {
       if (this.settled) return;
       this.abandonAttempt(error);
+      this.core.tasksRejected++; // as the fast path counts a task stop() ends
       this.settle(false, error);
     } else {
       // Fast path: the agent sees the abort; its settlement ends the task without failover.
@@ -257,6 +254,13 @@ export class TaskRun implements Deadline {
       this.budgetSpent = true;
       return undefined;
     }
+    // Panic and refusals are decided per attempt: the pool may have recovered (or collapsed), and
+    // a half-open agent that had no permit may have one now.
+    if (core.panicThreshold > 0) {
+      const pool = core.pool;
+      this.panic = pool.routable.length * 100 < core.panicThreshold * pool.size;
+    }
+    this.refused = undefined;
     const now = core.clock.now();
     for (;;) {
       const agent = this.pick();
