@@ -153,10 +153,13 @@ export function validateAgentIds(
   if (!Array.isArray(agents) || agents.length === 0)
     throw new ConfigError(field, agents, 'a non-empty array of agent ids');
   // A for loop, not forEach: forEach skips the holes of a sparse array.
+  const seen = new Set<string>();
   for (let i = 0; i < agents.length; i++) {
     const id: unknown = agents[i];
     checkId(id, `${field}[${i}]`);
     if (isKnown && !isKnown(id)) throw new ConfigError(`${field}[${i}]`, id, 'the id of a registered agent');
+    if (seen.has(id)) throw new ConfigError(`${field}[${i}]`, id, 'an id not already in the list');
+    seen.add(id);
   }
 }
 

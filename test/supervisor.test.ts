@@ -611,9 +611,12 @@ describe('validation', () => {
     }
   });
 
-  it('route with an unknown agent rejects with ConfigError', async () => {
-    const { supervisor } = pool(1);
+  it('route with an unknown or repeated agent rejects with ConfigError', async () => {
+    const { supervisor } = pool(2);
     await expect(supervisor.route('t', { agents: ['nope'] })).rejects.toMatchObject({ field: 'agents[0]' });
+    await expect(supervisor.route('t', { agents: ['agent-1', 'agent-2', 'agent-1'] })).rejects.toMatchObject({
+      field: 'agents[2]',
+    });
     await supervisor.stop();
   });
 });
