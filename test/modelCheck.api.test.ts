@@ -4,7 +4,13 @@
  * that path back into a live replay, and reject bad input with `ConfigError` naming the field.
  */
 import { describe, expect, it } from 'vitest';
-import { circuitBreakerMachine } from '../machines/circuitBreaker.js';
+import { assign } from 'xstate';
+import {
+  alwaysGrantedLease,
+  type BreakerContext,
+  type BreakerEvent,
+  circuitBreakerMachine,
+} from '../machines/circuitBreaker.js';
 import { ConfigError } from '../src/errors.js';
 import { checkBreakerMachine } from '../src/testing/modelCheck.js';
 import { type ModelCheckOptions, modelCheck, replayPath, SimulatedClock } from '../src/testing.js';
@@ -17,8 +23,9 @@ describe('modelCheck()', () => {
   it('passes the default configuration with every state and edge explored', () => {
     const result = modelCheck();
     expect(result).toMatchObject({ ok: true, complete: true, violations: [] });
-    expect(result.states).toBe(138);
-    expect(result.edges).toBeGreaterThanOrEqual(1224);
+    // 138 states and 1224 edges before the lease, peers and restores (issue 8).
+    expect(result.states).toBe(168);
+    expect(result.edges).toBeGreaterThanOrEqual(2562);
   });
 
   it('passes every configuration of the grid, agreeing with our own exploration on the states', () => {
@@ -33,6 +40,57 @@ describe('modelCheck()', () => {
   });
 
   it('finds a wrong user invariant and returns the shortest counterexample, which replays', () => {
+    const breaker = { failureThreshold: 2, halfOpenMaxCalls: 3 };
+    const result = modelCheck({
+      breaker,
+      invariants: [
+        { name: 'the breaker reaches half-open', check: () => true },
+        // Wrong: a half-open window takes three successes to close, so it holds two on the way.
+        { name: 'a window holds at most one probe success', check: (s) => s.context.probeSuccesses < 2 },
+      ],
+    });
+    expect(result.ok).toBe(false);
+    expect(result.violations).toHaveLength(1);
+    const [violation] = result.violations;
+    expect(violation?.invariant).toBe('a window holds at most one probe success');
+    expect(violation?.state.value).toBe('half_open');
+    expect(violation?.state.context).toMatchObject({ probeSuccesses: 2, probesAdmitted: 2, probeLease: 'granted' });
+    // The shortest way into a half-open window is a restored snapshot; the lease's answer is a step.
+    expect(violation?.path).toEqual([
+      {
+        type: 'RESTORE',
+        at: 0,
+        state: 'half_open',
+        failureCount: 2,
+        backoffMs: 1000,
+        nextProbeAt: null,
+        lastFailureAt: 0,
+        lastFailureReason: 'model-check failure',
+      },
+      { type: 'LEASE_GRANTED' },
+      { type: 'PROBE', at: 0 },
+      { type: 'SUCCESS', generation: 1, at: 0 },
+      { type: 'PROBE', at: 0 },
+      { type: 'SUCCESS', generation: 1, at: 0 },
+    ]);
+
+    const replay = replayPath(violation?.path ?? [], breaker);
+    expect(replay.states).toEqual(['closed', ...Array(6).fill('half_open')]);
+    expect(replay.snapshots.map((s) => s.context.probeLease)).toEqual([
+      'pending',
+      'pending',
+      'granted',
+      'granted',
+      'granted',
+      'granted',
+      'granted',
+    ]);
+    expect(replay.snapshots.at(-1)?.context).toMatchObject({ probeSuccesses: 2, probesAdmitted: 2 });
+  });
+
+  it('finds the backoff growing through failed recoveries, on the simulated clock', () => {
+    // Without restores and peers in the way (a restored snapshot reaches any level in one step):
+    // failures only.
     const breaker = {
       failureThreshold: 2,
       halfOpenMaxCalls: 1,
@@ -40,43 +98,39 @@ describe('modelCheck()', () => {
     };
     const result = modelCheck({
       breaker,
-      invariants: [
-        { name: 'the breaker reaches half-open', check: () => true },
-        // Wrong: two failed recoveries double the 1 s backoff twice, to 4 s.
-        { name: 'the open period stays under 3 s', check: (s) => s.context.backoffMs < 3000 },
-      ],
+      invariants: [{ name: 'the open period stays under 3 s', check: (s) => s.context.backoffMs < 3000 }],
     });
-    expect(result.ok).toBe(false);
-    expect(result.violations).toHaveLength(1);
-    const [violation] = result.violations;
-    expect(violation?.invariant).toBe('the open period stays under 3 s');
-    expect(violation?.state.value).toBe('open');
-    expect(violation?.state.context.backoffMs).toBe(4000);
-    expect(violation?.path).toEqual([
-      { type: 'FAILURE', generation: 0, at: 0, reason: 'model-check failure' },
-      { type: 'FAILURE', generation: 0, at: 0, reason: 'model-check failure' },
-      { type: AFTER_BACKOFF },
-      { type: 'PROBE', at: 0 },
-      { type: 'FAILURE', generation: 2, at: 0, reason: 'model-check failure' },
-      { type: AFTER_BACKOFF },
-      { type: 'PROBE', at: 0 },
-      { type: 'FAILURE', generation: 4, at: 0, reason: 'model-check failure' },
-    ]);
-
-    const replay = replayPath(violation?.path ?? [], breaker);
+    expect(types(result.violations[0]?.path ?? [])).toEqual(['RESTORE']);
+    const replay = replayPath(
+      [
+        { type: 'FAILURE', generation: 0, at: 0, reason: 'model-check failure' },
+        { type: 'FAILURE', generation: 0, at: 0, reason: 'model-check failure' },
+        { type: AFTER_BACKOFF },
+        { type: 'LEASE_GRANTED' },
+        { type: 'PROBE', at: 0 },
+        { type: 'FAILURE', generation: 2, at: 0, reason: 'model-check failure' },
+        { type: AFTER_BACKOFF },
+        { type: 'LEASE_GRANTED' },
+        { type: 'PROBE', at: 0 },
+        { type: 'FAILURE', generation: 4, at: 0, reason: 'model-check failure' },
+      ],
+      breaker,
+    );
     expect(replay.states).toEqual([
       'closed',
       'closed',
       'open',
       'half_open',
       'half_open',
+      'half_open',
       'open',
+      'half_open',
       'half_open',
       'half_open',
       'open',
     ]);
     // The backoff elapsed on the simulated clock: 1 s, then 2 s.
-    expect(replay.times).toEqual([0, 0, 0, 1000, 1000, 1000, 3000, 3000, 3000]);
+    expect(replay.times).toEqual([0, 0, 0, 1000, 1000, 1000, 1000, 3000, 3000, 3000, 3000]);
     expect(replay.snapshots.at(-1)?.context.backoffMs).toBe(4000);
   });
 
@@ -106,8 +160,21 @@ describe('modelCheck()', () => {
       'half-open admits at most halfOpenMaxCalls probes',
     ],
     [
-      'late results count',
+      'probes go out without the lease',
+      {
+        probeBudgetLeft: ({ context }: { context: BreakerContext }) =>
+          context.probesAdmitted < context.policy.halfOpenMaxCalls,
+      },
+      'no probe admitted without the lease',
+    ],
+    [
+      'late results count while closed',
       { isCurrentGeneration: () => true },
+      'a result of an older generation never changes the state',
+    ],
+    [
+      'late probe results count',
+      { isProbeResult: () => true },
       'a result of an older generation never changes the state',
     ],
     [
@@ -117,8 +184,13 @@ describe('modelCheck()', () => {
     ],
     [
       'one success closes',
-      { lastProbeNeeded: () => true },
+      { lastProbeSucceeded: () => true },
       'half-open closes only after halfOpenMaxCalls successes in its window',
+    ],
+    [
+      'a breaker that moved accepts a restore',
+      { restoresOpen: ({ event }: { event: BreakerEvent }) => event.type === 'RESTORE' && event.state === 'open' },
+      'RESTORE only from a pristine breaker',
     ],
   ] as const)('its built-in invariants catch a broken machine: %s', (_name, guards, invariant) => {
     const broken = circuitBreakerMachine.provide({ guards });
@@ -131,6 +203,44 @@ describe('modelCheck()', () => {
     const found = result.violations.find((v) => v.invariant === invariant);
     expect(found, result.violations.map((v) => v.invariant).join('; ')).toBeDefined();
     expect(found?.path.length).toBeLessThanOrEqual(7);
+  });
+
+  it.each([
+    [
+      "a peer's trip waits one backoff, not the peer's nextProbeAt",
+      {
+        openLikePeer: assign(({ context }: { context: BreakerContext }) => ({
+          generation: context.generation + 1,
+          probeDelayMs: context.backoffMs,
+          nextProbeAt: context.changedAt + context.backoffMs,
+          probesAdmitted: 0,
+          probeSuccesses: 0,
+        })),
+      },
+      "PEER_TRIPPED opens until exactly the peer's nextProbeAt",
+    ],
+    [
+      'a denied lease still lets probes in',
+      { denyLease: assign({ probeLease: 'granted' as const }) },
+      "the lease's answer sets the lease and nothing else",
+    ],
+  ] as const)('its built-in invariants catch a broken action: %s', (_name, actions, invariant) => {
+    const broken = circuitBreakerMachine.provide({ actions } as Parameters<typeof circuitBreakerMachine.provide>[0]);
+    const result = checkBreakerMachine(broken, { breaker: { failureThreshold: 2, halfOpenMaxCalls: 2 } });
+    expect(result.violations.map((v) => v.invariant)).toContain(invariant);
+  });
+
+  it('explores the lease with a lease actor that never answers, whatever the machine provides', () => {
+    // A machine whose lease grants at once explores the same space: the answer is an explicit step.
+    const granting = circuitBreakerMachine.provide({ actors: { probeLease: alwaysGrantedLease } });
+    const options = { breaker: { failureThreshold: 2, halfOpenMaxCalls: 2 } };
+    const result = checkBreakerMachine(granting, options);
+    expect(result).toMatchObject({ ok: true, states: modelCheck(options).states });
+    const probe = modelCheck({
+      ...options,
+      invariants: [{ name: 'never a probe', check: (s) => s.context.probesAdmitted === 0 }],
+    });
+    expect(types(probe.violations[0]?.path ?? [])).toEqual(['RESTORE', 'LEASE_GRANTED', 'PROBE']);
   });
 
   it('stops at maxStates and says the result is incomplete', () => {
@@ -157,10 +267,12 @@ describe('modelCheck()', () => {
 
 describe('replayPath()', () => {
   it('replays events on a live actor, firing delayed transitions on the simulated clock', () => {
-    const { states, times } = replayPath(
+    const { states, times, snapshots } = replayPath(
       [
         { type: 'FAILURE', generation: 0, at: 0, reason: 'boom' },
         { type: AFTER_BACKOFF },
+        { type: 'PROBE', at: 0 },
+        { type: 'LEASE_GRANTED' },
         { type: 'PROBE', at: 0 },
         { type: 'xstate.after.halfOpenTimeout.circuitBreaker.half_open' },
         { type: 'ISOLATE', at: 0 },
@@ -168,8 +280,84 @@ describe('replayPath()', () => {
       ],
       { failureThreshold: 1, halfOpenTimeoutMs: 5000 },
     );
-    expect(states).toEqual(['closed', 'open', 'half_open', 'half_open', 'open', 'isolated', 'closed']);
-    expect(times).toEqual([0, 0, 1000, 1000, 6000, 6000, 6000]);
+    expect(states).toEqual([
+      'closed',
+      'open',
+      'half_open',
+      'half_open',
+      'half_open',
+      'half_open',
+      'open',
+      'isolated',
+      'closed',
+    ]);
+    expect(times).toEqual([0, 0, 1000, 1000, 1000, 1000, 6000, 6000, 6000]);
+    // The lease answers only when the path says so: the first PROBE is refused.
+    expect(snapshots.slice(2, 6).map((s) => [s.context.probeLease, s.context.probesAdmitted])).toEqual([
+      ['pending', 0],
+      ['pending', 0],
+      ['granted', 0],
+      ['granted', 1],
+    ]);
+  });
+
+  it("moves a peer's and a snapshot's nextProbeAt to the clock's time with the event", () => {
+    const peer = replayPath(
+      [
+        { type: 'FAILURE', generation: 0, at: 0, reason: 'boom' },
+        { type: AFTER_BACKOFF },
+        { type: 'PEER_TRIPPED', at: 0, nextProbeAt: 5000 },
+        { type: AFTER_BACKOFF },
+        { type: 'PEER_CLOSED', at: 0 },
+      ],
+      { failureThreshold: 1 },
+    );
+    expect(peer.states).toEqual(['closed', 'open', 'half_open', 'open', 'half_open', 'closed']);
+    expect(peer.times).toEqual([0, 0, 1000, 1000, 6000, 6000]);
+    expect(peer.snapshots[3]?.context).toMatchObject({ nextProbeAt: 6000, probeDelayMs: 5000, backoffMs: 1000 });
+
+    const restored = replayPath(
+      [
+        { type: 'ISOLATE', at: 0 },
+        {
+          type: 'RESTORE',
+          at: 0,
+          state: 'open',
+          failureCount: 5,
+          backoffMs: 1500,
+          nextProbeAt: 700,
+          lastFailureAt: -100,
+          lastFailureReason: 'x',
+        },
+      ],
+      {},
+    );
+    // A breaker that moved refuses a restore.
+    expect(restored.states).toEqual(['closed', 'isolated', 'isolated']);
+    const fresh = replayPath(
+      [
+        {
+          type: 'RESTORE',
+          at: 0,
+          state: 'open',
+          failureCount: 5,
+          backoffMs: 1500,
+          nextProbeAt: 700,
+          lastFailureAt: -100,
+          lastFailureReason: 'x',
+        },
+        { type: AFTER_BACKOFF },
+      ],
+      {},
+    );
+    expect(fresh.states).toEqual(['closed', 'open', 'half_open']);
+    expect(fresh.times).toEqual([0, 0, 700]);
+    expect(fresh.snapshots[1]?.context).toMatchObject({
+      failureCount: 5,
+      backoffMs: 1500,
+      nextProbeAt: 700,
+      lastFailureAt: -100,
+    });
   });
 
   it('stamps events with the clock time', () => {
@@ -177,19 +365,23 @@ describe('replayPath()', () => {
       [
         { type: 'FAILURE', generation: 0, at: 123, reason: 'boom' },
         { type: AFTER_BACKOFF },
+        { type: 'LEASE_GRANTED' },
         { type: 'PROBE', at: 0 },
         { type: 'FAILURE', generation: 2, at: 0, reason: 'again' },
       ],
       { failureThreshold: 1 },
     );
     expect(snapshots[1]?.context.nextProbeAt).toBe(1000);
-    expect(snapshots[4]?.context).toMatchObject({ lastFailureAt: 1000, nextProbeAt: 2500, backoffMs: 1500 });
+    expect(snapshots[5]?.context).toMatchObject({ lastFailureAt: 1000, nextProbeAt: 2500, backoffMs: 1500 });
   });
 
   it.each([
     [[{ type: 'NOPE' }], {}, 'path[0].type'],
     [[{ type: 'RESET', at: 0 }, 7], {}, 'path[1]'],
     [[{ type: AFTER_BACKOFF }], {}, 'path[0].type'],
+    [[{ type: 'PEER_TRIPPED', at: 0 }], {}, 'path[0].nextProbeAt'],
+    [[{ type: 'RESTORE', at: 0, state: 'ajar' }], {}, 'path[0].state'],
+    [[{ type: 'RESTORE', at: 0, state: 'open', failureCount: 0, backoffMs: -1 }], {}, 'path[0].backoffMs'],
     ['FAILURE', {}, 'path'],
     [[], { halfOpenMaxCalls: 0 }, 'halfOpenMaxCalls'],
   ])('rejects %j (options %j) with a ConfigError naming %s', (path, options, field) => {
@@ -205,16 +397,20 @@ describe('replayPath()', () => {
 
 /** The README's "Model-check your configuration" test, as a user would write it. */
 describe('the README example', () => {
-  it('finds that three failures open the circuit, and replays it', () => {
+  it("finds that a peer's trip opens the circuit, and replays it", () => {
     const options = { failureThreshold: 3, halfOpenMaxCalls: 2 };
     const result = modelCheck({
       breaker: options,
       invariants: [{ name: 'never opens', check: (snapshot) => snapshot.value !== 'open' }],
     });
     expect(result.violations.map((v) => v.invariant)).toEqual(['never opens']);
+    expect(result.states).toBe(116);
     const [violation] = result.violations;
-    expect(types(violation?.path ?? [])).toEqual(['FAILURE', 'FAILURE', 'FAILURE']);
-    expect(replayPath(violation?.path ?? [], options).states.at(-1)).toBe('open');
+    expect(types(violation?.path ?? [])).toEqual(['PEER_TRIPPED']);
+    expect(replayPath(violation?.path ?? [], options).states).toEqual(['closed', 'open']);
+    // Three failures in a row, written by hand, open it too.
+    const failure = { type: 'FAILURE', generation: 0, at: 0, reason: 'boom' } as const;
+    expect(replayPath([failure, failure, failure], options).states.at(-1)).toBe('open');
 
     // Our own invariants hold for this configuration.
     expect(modelCheck({ breaker: options }).ok).toBe(true);

@@ -3,6 +3,10 @@
  * machine, for the default options and a grid, explored with `xstate/graph`, with the invariants
  * asserted on every state and every edge. Counts are printed and bounded from below, so a refactor
  * that silently shrinks the explored space fails.
+ *
+ * Shared state (issue 8) is explored too: the probe lease's answer (explicit LEASE_GRANTED /
+ * LEASE_DENIED steps: the machine explored has a lease actor that never answers), a peer's trip and
+ * close, and restores from a snapshot.
  */
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
@@ -59,8 +63,15 @@ function stateProblems(s: Snapshot, policy: Policy): string[] {
   if (c.backoffMs < initialMs || c.backoffMs > maxMs) problems.push(`backoff ${c.backoffMs} outside [initial, max]`);
   if (c.probeDelayMs < 0 || c.probeDelayMs > maxMs) problems.push(`open period ${c.probeDelayMs} above maxMs`);
   if (s.value === 'closed' && c.backoffMs !== initialMs) problems.push('closed without the initial backoff');
+  // No probe admitted without the lease.
+  if (s.value === 'half_open' && c.probesAdmitted > 0 && c.probeLease !== 'granted') {
+    problems.push(`${c.probesAdmitted} probes admitted with the lease ${c.probeLease}`);
+  }
+  if (s.value !== 'closed' && c.generation === 0) problems.push('moved without a new generation');
   return problems;
 }
+
+const PEER_OR_RESTORE = new Set(['PEER_TRIPPED', 'PEER_CLOSED', 'RESTORE']);
 
 function edgeProblems({ from, event, to, fromKey, toKey }: Edge, policy: Policy): string[] {
   const problems: string[] = [];
@@ -69,35 +80,51 @@ function edgeProblems({ from, event, to, fromKey, toKey }: Edge, policy: Policy)
   const unchanged = fromKey === toKey && f.generation === t.generation;
   const M = policy.halfOpenMaxCalls;
   const { initialMs, multiplier, maxMs } = policy.backoff;
+  const external = PEER_OR_RESTORE.has(event.type);
 
   // A result of an older generation never changes the state.
   if (isResult(event) && event.generation !== f.generation && !unchanged) problems.push('a late result changed state');
 
-  // Open and isolated admit no call, and nothing but RESET, ISOLATE (from open) and time moves them.
+  // Open and isolated admit no call, and nothing but RESET, ISOLATE (from open), time and a peer's
+  // close (open only) moves them.
   if ((from.value === 'open' || from.value === 'isolated') && event.type !== 'RESET') {
     if (event.type === 'PROBE' && !unchanged) problems.push(`${from.value} admitted a probe`);
     if (isResult(event) && !unchanged) problems.push(`${from.value} changed on a result`);
   }
-  // Isolated leaves only by RESET (and a second ISOLATE keeps its generation).
+  if (from.value === 'open' && !unchanged && !['RESET', 'ISOLATE', 'PEER_CLOSED', AFTER_BACKOFF].includes(event.type)) {
+    problems.push(`open left by ${event.type}`);
+  }
+  // Isolated leaves only by RESET (and a second ISOLATE keeps its generation); peers and restores
+  // leave it alone.
   if (from.value === 'isolated' && event.type !== 'RESET' && !unchanged)
     problems.push(`isolated left by ${event.type}`);
 
-  // Half-open hands out one permit per request while the budget lasts.
+  // Half-open hands out one permit per request while it holds the lease and the budget lasts.
   if (from.value === 'half_open' && event.type === 'PROBE') {
-    if (to.value !== 'half_open' || t.probesAdmitted !== Math.min(f.probesAdmitted + 1, M)) {
-      problems.push(`PROBE gave ${t.probesAdmitted} permits after ${f.probesAdmitted}`);
+    const expected = f.probeLease === 'granted' ? Math.min(f.probesAdmitted + 1, M) : f.probesAdmitted;
+    if (to.value !== 'half_open' || t.probesAdmitted !== expected) {
+      problems.push(`PROBE gave ${t.probesAdmitted} permits after ${f.probesAdmitted} (lease ${f.probeLease})`);
     }
   }
+  // The lease's answer sets the lease of the window, nothing else.
+  if (event.type === 'LEASE_GRANTED' || event.type === 'LEASE_DENIED') {
+    const answer = event.type === 'LEASE_GRANTED' ? 'granted' : 'denied';
+    if (to.value !== from.value || t.generation !== f.generation || t.probesAdmitted !== f.probesAdmitted) {
+      problems.push(`${event.type} moved the breaker`);
+    } else if (from.value === 'half_open' && t.probeLease !== answer)
+      problems.push(`${event.type} left ${t.probeLease}`);
+  }
 
-  // Closed → open exactly when the trip policy says so (current generation only).
-  if (from.value === 'closed' && event.type !== 'RESET' && event.type !== 'ISOLATE') {
+  // Closed → open exactly when the trip policy says so (current generation only), or a peer says so.
+  if (from.value === 'closed' && event.type !== 'RESET' && event.type !== 'ISOLATE' && !external) {
     const trips = isResult(event) && event.generation === f.generation && policyTrips(policy, f.failureCount, event);
     if (trips !== (to.value === 'open')) problems.push(`closed ${trips ? 'did not trip' : 'tripped'} on ${event.type}`);
     if (to.value !== 'closed' && to.value !== 'open') problems.push(`closed → ${to.value} on ${event.type}`);
   }
 
-  // Half-open → closed only after halfOpenMaxCalls successes in the current window, and always then.
-  if (from.value === 'half_open' && event.type !== 'RESET') {
+  // Half-open → closed only after halfOpenMaxCalls successes in the current window (or a peer's
+  // close), and always then.
+  if (from.value === 'half_open' && event.type !== 'RESET' && event.type !== 'PEER_CLOSED') {
     const closes =
       event.type === 'SUCCESS' &&
       event.generation === f.generation &&
@@ -106,10 +133,12 @@ function edgeProblems({ from, event, to, fromKey, toKey }: Edge, policy: Policy)
     if (closes !== (to.value === 'closed')) problems.push(`half-open ${closes ? 'did not close' : 'closed'}`);
   }
 
-  // Backoff: never decreases while failures continue, grows after a failed recovery, resets on close.
+  // Backoff: never decreases while failures continue, grows after a failed recovery (not after a
+  // peer's trip), resets on close.
   if (to.value === 'closed' && t.backoffMs !== initialMs) problems.push('closed without resetting the backoff');
   if (to.value !== 'closed' && event.type !== 'RESET' && t.backoffMs < f.backoffMs) problems.push('backoff decreased');
-  if (from.value === 'half_open' && to.value === 'open' && t.backoffMs !== Math.min(f.backoffMs * multiplier, maxMs)) {
+  const failedRecovery = from.value === 'half_open' && to.value === 'open' && event.type !== 'PEER_TRIPPED';
+  if (failedRecovery && t.backoffMs !== Math.min(f.backoffMs * multiplier, maxMs)) {
     problems.push(`failed recovery set backoff ${t.backoffMs} after ${f.backoffMs}`);
   }
 
@@ -119,14 +148,62 @@ function edgeProblems({ from, event, to, fromKey, toKey }: Edge, policy: Policy)
   }
   if (event.type === 'ISOLATE' && to.value !== 'isolated') problems.push('ISOLATE did not isolate');
 
-  // Time: the backoff opens the half-open window; its timeout reopens (probe stuck) or restarts it.
-  if (event.type === AFTER_BACKOFF && (to.value !== 'half_open' || t.probesAdmitted !== 0)) {
+  // A peer's trip opens a closed or half-open circuit until exactly the peer's nextProbeAt, at the
+  // same backoff level; an open or isolated one ignores it.
+  if (event.type === 'PEER_TRIPPED') {
+    if (from.value === 'closed' || from.value === 'half_open') {
+      const delay = Math.max(0, event.nextProbeAt - event.at);
+      if (to.value !== 'open' || t.nextProbeAt !== event.nextProbeAt || t.probeDelayMs !== delay) {
+        problems.push(`PEER_TRIPPED led to ${to.value} until ${t.nextProbeAt} (${t.probeDelayMs} ms)`);
+      }
+      if (t.backoffMs !== f.backoffMs) problems.push('PEER_TRIPPED changed the backoff level');
+    } else if (!unchanged) problems.push(`PEER_TRIPPED changed ${from.value}`);
+  }
+  // A peer's close closes an open or half-open circuit afresh; a closed or isolated one ignores it.
+  if (event.type === 'PEER_CLOSED') {
+    if (from.value === 'open' || from.value === 'half_open') {
+      if (to.value !== 'closed' || t.failureCount !== 0 || t.backoffMs !== initialMs) {
+        problems.push(`PEER_CLOSED led to ${to.value} with ${t.failureCount} failures, backoff ${t.backoffMs}`);
+      }
+    } else if (!unchanged) problems.push(`PEER_CLOSED changed ${from.value}`);
+  }
+  // RESTORE only from a pristine breaker (closed, never moved): it lands in the recorded state with
+  // the recorded figures; an open one waits until the recorded nextProbeAt, a half-open one starts
+  // a fresh window. Any other breaker ignores it.
+  if (event.type === 'RESTORE') {
+    if (from.value === 'closed' && f.generation === 0) {
+      const until = event.state === 'open' ? (event.nextProbeAt ?? event.at) : null;
+      if (
+        to.value !== event.state ||
+        t.failureCount !== event.failureCount ||
+        t.backoffMs !== event.backoffMs ||
+        t.nextProbeAt !== until ||
+        (until !== null && t.probeDelayMs !== Math.max(0, until - event.at)) ||
+        t.probesAdmitted !== 0 ||
+        t.probeSuccesses !== 0 ||
+        (to.value === 'half_open' && t.probeLease !== 'pending') ||
+        t.lastFailureAt !== event.lastFailureAt
+      ) {
+        problems.push(`RESTORE of ${event.state} led to ${to.value} (${JSON.stringify(t)})`);
+      }
+    } else if (!unchanged) problems.push(`RESTORE changed a breaker that had moved (${from.value})`);
+  }
+
+  // Time: the backoff opens a fresh half-open window, lease pending; its timeout reopens (probe
+  // stuck) or restarts it.
+  if (
+    event.type === AFTER_BACKOFF &&
+    (to.value !== 'half_open' || t.probesAdmitted !== 0 || t.probeLease !== 'pending')
+  ) {
     problems.push('backoff elapsed without a fresh half-open window');
   }
   if (event.type === AFTER_HALF_OPEN_TIMEOUT) {
     const stuck = f.probesAdmitted > f.probeSuccesses;
     if (stuck && to.value !== 'open') problems.push('a stuck probe did not reopen');
-    if (!stuck && (to.value !== 'half_open' || t.probesAdmitted !== 0 || t.backoffMs !== f.backoffMs)) {
+    if (
+      !stuck &&
+      (to.value !== 'half_open' || t.probesAdmitted !== 0 || t.backoffMs !== f.backoffMs || t.probeLease !== 'pending')
+    ) {
       problems.push('an idle half-open window did not restart');
     }
   }
@@ -185,14 +262,52 @@ describe('exhaustive exploration of the breaker machine', () => {
     expect(values).toEqual(new Set(['closed', 'open', 'half_open', 'isolated']));
   });
 
-  it('explores the default options completely: 138 states', () => {
+  it('explores the shared-state events: the lease, peers, restores', () => {
+    const { edges, keys } = explored.get('defaults') as Exploration;
+    const some = (test: (e: Edge) => boolean) => edges.some(test);
+    // The lease answers explicitly; a denied window admits no probe.
+    expect(keys).toContain('half_open|f=-|p=0/0|l=denied|b=1000');
+    expect(some((e) => e.event.type === 'LEASE_GRANTED' && e.to.context.probeLease === 'granted')).toBe(true);
+    expect(
+      some((e) => e.event.type === 'PROBE' && e.from.context.probeLease === 'denied' && e.fromKey === e.toKey),
+    ).toBe(true);
+    // A peer trips closed and half-open, closes open and half-open, and leaves isolated alone.
+    for (const [type, from, to] of [
+      ['PEER_TRIPPED', 'closed', 'open'],
+      ['PEER_TRIPPED', 'half_open', 'open'],
+      ['PEER_CLOSED', 'open', 'closed'],
+      ['PEER_CLOSED', 'half_open', 'closed'],
+      ['PEER_TRIPPED', 'isolated', 'isolated'],
+      ['PEER_CLOSED', 'isolated', 'isolated'],
+    ] as const) {
+      expect(
+        some((e) => e.event.type === type && e.from.value === from && e.to.value === to),
+        `${type} ${from}`,
+      ).toBe(true);
+    }
+    // A fresh breaker is restored into every state; one that moved refuses every restore.
+    for (const state of ['closed', 'open', 'half_open', 'isolated']) {
+      expect(
+        some((e) => e.event.type === 'RESTORE' && e.fromKey.startsWith('closed|new') && e.to.value === state),
+      ).toBe(true);
+    }
+    const refused = edges.filter((e) => e.event.type === 'RESTORE' && !e.fromKey.startsWith('closed|new'));
+    expect(refused.length).toBeGreaterThan(4 * 100);
+    expect(refused.every((e) => e.fromKey === e.toKey && e.from.context.generation === e.to.context.generation)).toBe(
+      true,
+    );
+  });
+
+  it('explores the default options completely: 168 states', () => {
     const { keys, edges } = explored.get('defaults') as Exploration;
     console.log(`breaker model check, defaults: ${keys.length} states, ${edges.length} edges`);
-    // 6 closed (0…5 failures), and for each of the 12 backoff levels (1 s … 57.7 s, 60 s): open,
-    // isolated and 9 half-open windows.
+    // 12 closed (0…5 failures, never moved or not), and for each of the 12 backoff levels (1 s …
+    // 57.7 s, 60 s): open, isolated, a half-open window whose lease is pending or denied, and 9
+    // half-open windows holding the lease.
     expect(keys.length).toBe(expectedConsecutiveStates(5, 3, 12));
-    expect(keys.length).toBeGreaterThanOrEqual(138);
-    expect(edges.length).toBeGreaterThanOrEqual(1362);
+    expect(keys.length).toBeGreaterThanOrEqual(168);
+    // Before the lease, peers and restores (issue 8): 138 states and 1362 edges.
+    expect(edges.length).toBeGreaterThanOrEqual(3222);
   });
 
   it('the consecutive grid has exactly the states counted by hand', () => {
@@ -219,9 +334,10 @@ describe('exhaustive exploration of the breaker machine', () => {
       `breaker model check, ${grid.length} configurations:\n  ${rows.join('\n  ')}\n  total: ${states} states, ${edges} edges`,
     );
     expect(grid.length).toBeGreaterThanOrEqual(39);
-    // Measured: 1301 states and 27,453 edges over the 39 configurations.
-    expect(states).toBeGreaterThanOrEqual(1301);
-    expect(edges).toBeGreaterThanOrEqual(27_453);
+    // Measured: 1660 states and 47,801 edges over the 39 configurations (1301 and 27,453 before
+    // the lease, peers and restores of issue 8).
+    expect(states).toBeGreaterThanOrEqual(1660);
+    expect(edges).toBeGreaterThanOrEqual(47_801);
   });
 
   it('keys states by value and guard-read context only, so the space is finite', () => {

@@ -38,6 +38,15 @@ export function tripPolicyTrips(
   return calls >= trip.minimumCalls && (event.windowFailures ?? 0) / calls >= trip.failureRate;
 }
 
+/** Events that come from outside the call path: each has an invariant of its own. */
+const EXTERNAL = new Set(['ISOLATE', 'RESET', 'PEER_TRIPPED', 'PEER_CLOSED', 'RESTORE']);
+
+/** The state and the context the guards read did not change. */
+const unchanged = (from: InvariantSnapshot, to: InvariantSnapshot) =>
+  to.value === from.value &&
+  to.context.generation === from.context.generation &&
+  breakerStateKey(to) === breakerStateKey(from);
+
 export const stateInvariants: readonly StateInvariant[] = [
   {
     name: 'half-open admits at most halfOpenMaxCalls probes',
@@ -53,6 +62,13 @@ export const stateInvariants: readonly StateInvariant[] = [
     violation: ({ value, context: c }) =>
       value !== 'half_open' && (c.probesAdmitted !== 0 || c.probeSuccesses !== 0)
         ? `${value} with ${c.probesAdmitted} probes admitted and ${c.probeSuccesses} successes`
+        : null,
+  },
+  {
+    name: 'no probe admitted without the lease',
+    violation: ({ value, context: c }) =>
+      value === 'half_open' && c.probesAdmitted > 0 && c.probeLease !== 'granted'
+        ? `${c.probesAdmitted} probes admitted with the lease ${c.probeLease}`
         : null,
   },
   {
@@ -82,13 +98,14 @@ export const transitionInvariants: readonly TransitionInvariant[] = [
         : null,
   },
   {
-    name: 'half-open hands out one permit per request while the budget lasts',
+    name: 'half-open hands out one permit per request while it holds the lease and the budget lasts',
     violation: (from, event, to) => {
       if (event.type !== 'PROBE' || from.value !== 'half_open') return null;
       const budget = from.context.policy.halfOpenMaxCalls;
-      const expected = Math.min(from.context.probesAdmitted + 1, budget);
+      const granted = from.context.probeLease === 'granted';
+      const expected = granted ? Math.min(from.context.probesAdmitted + 1, budget) : from.context.probesAdmitted;
       return to.value !== 'half_open' || to.context.probesAdmitted !== expected
-        ? `PROBE with ${from.context.probesAdmitted}/${budget} admitted led to ${to.value} with ${to.context.probesAdmitted}`
+        ? `PROBE with ${from.context.probesAdmitted}/${budget} admitted and the lease ${from.context.probeLease} led to ${to.value} with ${to.context.probesAdmitted}`
         : null;
     },
   },
@@ -105,7 +122,8 @@ export const transitionInvariants: readonly TransitionInvariant[] = [
     name: 'backoff never decreases while failures continue, and grows after a failed recovery',
     violation: (from, event, to) => {
       const { multiplier, maxMs } = from.context.policy.backoff;
-      if (from.value === 'half_open' && to.value === 'open') {
+      // A failed recovery (a probe failed or timed out); a peer's trip keeps the level.
+      if (from.value === 'half_open' && to.value === 'open' && event.type !== 'PEER_TRIPPED') {
         const expected = Math.min(from.context.backoffMs * multiplier, maxMs);
         return to.context.backoffMs !== expected
           ? `failed recovery moved the backoff from ${from.context.backoffMs} to ${to.context.backoffMs} ms, expected ${expected}`
@@ -119,7 +137,8 @@ export const transitionInvariants: readonly TransitionInvariant[] = [
   {
     name: 'closed trips open exactly when the trip policy says so',
     violation: (from, event, to) => {
-      if (from.value !== 'closed' || event.type === 'ISOLATE' || event.type === 'RESET') return null;
+      // Manual commands, a peer's trip and a restore have invariants of their own.
+      if (from.value !== 'closed' || EXTERNAL.has(event.type)) return null;
       const shouldTrip =
         event.type === 'FAILURE' &&
         event.generation === from.context.generation &&
@@ -133,7 +152,7 @@ export const transitionInvariants: readonly TransitionInvariant[] = [
   {
     name: 'half-open closes only after halfOpenMaxCalls successes in its window',
     violation: (from, event, to) => {
-      if (from.value !== 'half_open' || to.value !== 'closed' || event.type === 'RESET') return null;
+      if (from.value !== 'half_open' || to.value !== 'closed' || EXTERNAL.has(event.type)) return null;
       const ok =
         event.type === 'SUCCESS' &&
         event.generation === from.context.generation &&
@@ -166,9 +185,9 @@ export const transitionInvariants: readonly TransitionInvariant[] = [
     },
   },
   {
-    name: 'only the backoff ends an open period',
+    name: "only the backoff (or a peer's close) ends an open period",
     violation: (from, event, to) => {
-      if (from.value !== 'open' || event.type === 'ISOLATE' || event.type === 'RESET') return null;
+      if (from.value !== 'open' || EXTERNAL.has(event.type)) return null;
       if (isDelayedEvent(event)) return to.value === 'half_open' ? null : `the backoff led to ${to.value}`;
       return to.value !== 'open' ? `${event.type} moved open to ${to.value}` : null;
     },
@@ -179,5 +198,73 @@ export const transitionInvariants: readonly TransitionInvariant[] = [
       to.value !== from.value && to.context.generation !== from.context.generation + 1
         ? `${event.type}: ${from.value} → ${to.value} with generation ${from.context.generation} → ${to.context.generation}`
         : null,
+  },
+  {
+    name: "the lease's answer sets the lease and nothing else",
+    violation: (from, event, to) => {
+      if (event.type !== 'LEASE_GRANTED' && event.type !== 'LEASE_DENIED') return null;
+      const answer = event.type === 'LEASE_GRANTED' ? 'granted' : 'denied';
+      if (from.value !== 'half_open') return unchanged(from, to) ? null : `${event.type} changed ${from.value}`;
+      return to.value !== 'half_open' ||
+        to.context.probeLease !== answer ||
+        to.context.generation !== from.context.generation ||
+        to.context.probesAdmitted !== from.context.probesAdmitted
+        ? `${event.type} led to ${to.value} with the lease ${to.context.probeLease}`
+        : null;
+    },
+  },
+  {
+    name: "PEER_TRIPPED opens until exactly the peer's nextProbeAt",
+    violation: (from, event, to) => {
+      if (event.type !== 'PEER_TRIPPED') return null;
+      if (from.value === 'open' || from.value === 'isolated') {
+        return unchanged(from, to) ? null : `PEER_TRIPPED changed ${from.value} to ${to.value}`;
+      }
+      const c = to.context;
+      const delay = Math.max(0, event.nextProbeAt - event.at);
+      return to.value !== 'open' ||
+        c.nextProbeAt !== event.nextProbeAt ||
+        c.probeDelayMs !== delay ||
+        c.backoffMs !== from.context.backoffMs
+        ? `PEER_TRIPPED (nextProbeAt ${event.nextProbeAt}) led to ${to.value} until ${c.nextProbeAt} after ${c.probeDelayMs} ms, backoff ${from.context.backoffMs} → ${c.backoffMs} ms`
+        : null;
+    },
+  },
+  {
+    name: 'PEER_CLOSED closes an open or half-open circuit, and nothing else',
+    violation: (from, event, to) => {
+      if (event.type !== 'PEER_CLOSED') return null;
+      if (from.value === 'closed' || from.value === 'isolated') {
+        return unchanged(from, to) ? null : `PEER_CLOSED changed ${from.value} to ${to.value}`;
+      }
+      const c = to.context;
+      return to.value !== 'closed' || c.failureCount !== 0 || c.backoffMs !== c.policy.backoff.initialMs
+        ? `PEER_CLOSED led to ${to.value} with ${c.failureCount} failures and backoff ${c.backoffMs} ms`
+        : null;
+    },
+  },
+  {
+    name: 'RESTORE only from a pristine breaker',
+    violation: (from, event, to) => {
+      if (event.type !== 'RESTORE') return null;
+      const pristine = from.value === 'closed' && from.context.generation === 0;
+      if (!pristine)
+        return unchanged(from, to) ? null : `RESTORE changed ${from.value} (generation ${from.context.generation})`;
+      const c = to.context;
+      const nextProbeAt = event.state === 'open' ? (event.nextProbeAt ?? event.at) : null;
+      const restored =
+        to.value === event.state &&
+        c.generation === 1 &&
+        c.failureCount === event.failureCount &&
+        c.backoffMs === event.backoffMs &&
+        c.nextProbeAt === nextProbeAt &&
+        (nextProbeAt === null || c.probeDelayMs === Math.max(0, nextProbeAt - event.at)) &&
+        c.probesAdmitted === 0 &&
+        c.probeSuccesses === 0 &&
+        (to.value !== 'half_open' || c.probeLease === 'pending');
+      return restored
+        ? null
+        : `RESTORE of ${event.state} (backoff ${event.backoffMs} ms, nextProbeAt ${event.nextProbeAt}) led to ${to.value} with backoff ${c.backoffMs} ms, nextProbeAt ${c.nextProbeAt}`;
+    },
   },
 ];

@@ -2,6 +2,8 @@
  * `modelCheck()`: explores every reachable state of the breaker machine configured with the user's
  * options (with `xstate/graph`), checks the built-in invariants and the user's own on every state
  * and transition, and returns each broken invariant with the shortest event path that breaks it.
+ * The half-open state's probe lease is explored as explicit `LEASE_GRANTED`/`LEASE_DENIED` steps
+ * (the machine is provided with a lease that never answers by itself).
  */
 import { getAdjacencyMap } from 'xstate/graph';
 import type { BreakerOptions } from '../../machines/breakerOptions.js';
@@ -9,7 +11,7 @@ import { type BreakerEvent, circuitBreakerMachine } from '../../machines/circuit
 import { validateBreakerOptions } from '../breakerOptions.js';
 import { ConfigError } from '../errors.js';
 import { checkFunction, checkId, checkKnownKeys, checkNumber, checkPlainObject, optional } from '../validate.js';
-import { type ExplorationEvent, explorationEvents } from './explorationEvents.js';
+import { type ExplorationEvent, explorationEvents, withManualLease } from './explorationEvents.js';
 import { type InvariantSnapshot, stateInvariants, transitionInvariants } from './invariants.js';
 import { breakerStateKey } from './stateKey.js';
 
@@ -39,7 +41,8 @@ export interface ModelCheckViolation {
   /**
    * The shortest sequence of events from a fresh breaker that breaks the invariant. Delayed
    * transitions appear as their XState events (`xstate.after.backoff.circuitBreaker.open`: the
-   * open period elapsed). `replayPath(path, options)` replays it on a live actor.
+   * open period elapsed); the probe lease's answer as `LEASE_GRANTED` or `LEASE_DENIED`.
+   * `replayPath(path, options)` replays it on a live actor.
    */
   path: ExplorationEvent[];
   /** The snapshot where it is broken. */
@@ -53,7 +56,7 @@ export interface ModelCheckResult {
   ok: boolean;
   /** False when `maxStates` stopped the exploration. */
   complete: boolean;
-  /** Distinct states explored (state value and the context the guards read). */
+  /** Distinct states explored (state value and the context the guards read, the lease included). */
   states: number;
   /** Transitions explored (state × event, including events that change nothing). */
   edges: number;
@@ -93,7 +96,7 @@ export function checkBreakerMachine(
 
   let expanded = 0;
   let complete = true;
-  const adjacency = getAdjacencyMap(machine, {
+  const adjacency = getAdjacencyMap(withManualLease(machine), {
     input: { agentId: breaker.id ?? 'breaker', options: breaker },
     serializeState: (snapshot) => breakerStateKey(snapshot),
     events: (snapshot) => explorationEvents(snapshot) as BreakerEvent[],
@@ -183,7 +186,8 @@ export function checkBreakerMachine(
 
 function describe(snapshot: BreakerSnapshot): string {
   const c = snapshot.context;
-  return `${snapshot.value} (failureCount ${c.failureCount}, probes ${c.probeSuccesses}/${c.probesAdmitted}, backoff ${c.backoffMs} ms)`;
+  const lease = snapshot.value === 'half_open' ? `, lease ${c.probeLease}` : '';
+  return `${snapshot.value} (failureCount ${c.failureCount}, probes ${c.probeSuccesses}/${c.probesAdmitted}${lease}, backoff ${c.backoffMs} ms)`;
 }
 
 function validateModelCheckOptions(options: unknown): asserts options is ModelCheckOptions {

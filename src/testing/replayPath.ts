@@ -4,11 +4,11 @@
  */
 import { createActor, SimulatedClock } from 'xstate';
 import type { BreakerOptions } from '../../machines/breakerOptions.js';
-import { type BreakerEvent, type BreakerState, circuitBreakerMachine } from '../../machines/circuitBreaker.js';
+import type { BreakerEvent, BreakerState } from '../../machines/circuitBreaker.js';
 import { validateBreakerOptions } from '../breakerOptions.js';
 import { ConfigError } from '../errors.js';
-import { checkPlainObject } from '../validate.js';
-import { delayedEvents, type ExplorationEvent, isDelayedEvent } from './explorationEvents.js';
+import { checkNumber, checkOneOf, checkPlainObject } from '../validate.js';
+import { delayedEvents, type ExplorationEvent, isDelayedEvent, withManualLease } from './explorationEvents.js';
 import type { BreakerSnapshot } from './modelCheck.js';
 
 export interface ReplayResult {
@@ -20,14 +20,32 @@ export interface ReplayResult {
   times: number[];
 }
 
-const EVENT_TYPES = new Set(['SUCCESS', 'FAILURE', 'PROBE', 'ISOLATE', 'RESET']);
+const EVENT_TYPES = new Set([
+  'SUCCESS',
+  'FAILURE',
+  'PROBE',
+  'ISOLATE',
+  'RESET',
+  'LEASE_GRANTED',
+  'LEASE_DENIED',
+  'PEER_TRIPPED',
+  'PEER_CLOSED',
+  'RESTORE',
+]);
+const STATES = ['closed', 'open', 'half_open', 'isolated'] as const;
+
+/** The breaker machine with a probe lease that answers only when the path says so. */
+const replayedMachine = withManualLease();
 
 /**
  * Replays `path` on a fresh breaker actor with `options`. A delayed event
  * (`xstate.after.backoff.circuitBreaker.open`) advances the simulated clock by exactly that delay,
- * so the actor's own timer fires; every other event is sent with `at` set to the clock's time.
- * Throws `ConfigError` for an invalid option, an unknown event, or a delayed event the current
- * state does not schedule.
+ * so the actor's own timer fires; every other event is sent with `at` set to the clock's time, and
+ * the times it carries (a peer's or a snapshot's `nextProbeAt`, a snapshot's `lastFailureAt`) moved
+ * by as much, so they keep their distance from `at`. The half-open state's probe lease answers only
+ * when the path says so (`LEASE_GRANTED`, `LEASE_DENIED`), as in `modelCheck()`.
+ * Throws `ConfigError` for an invalid option, an unknown or malformed event, or a delayed event the
+ * current state does not schedule.
  */
 export function replayPath(path: readonly ExplorationEvent[], options: BreakerOptions = {}): ReplayResult {
   validateBreakerOptions(options);
@@ -42,10 +60,17 @@ export function replayPath(path: readonly ExplorationEvent[], options: BreakerOp
         `one of ${[...EVENT_TYPES].join(', ')} or an xstate.after.… event`,
       );
     }
+    if (type === 'PEER_TRIPPED') checkNumber(event.nextProbeAt, `path[${i}].nextProbeAt`);
+    if (type === 'RESTORE') {
+      checkOneOf(event.state, `path[${i}].state`, STATES);
+      checkNumber(event.failureCount, `path[${i}].failureCount`, { min: 0, integer: true });
+      checkNumber(event.backoffMs, `path[${i}].backoffMs`, { min: 0 });
+      if (event.nextProbeAt !== null) checkNumber(event.nextProbeAt, `path[${i}].nextProbeAt`);
+    }
   });
 
   const clock = new SimulatedClock();
-  const actor = createActor(circuitBreakerMachine, {
+  const actor = createActor(replayedMachine, {
     input: { agentId: options.id ?? 'breaker', options, now: 0 },
     clock,
   });
@@ -61,7 +86,7 @@ export function replayPath(path: readonly ExplorationEvent[], options: BreakerOp
         }
         clock.increment(delayOf(event.type, before));
       } else {
-        actor.send({ ...event, at: clock.now() } as BreakerEvent);
+        actor.send(atClockTime(event, clock.now()));
       }
       snapshots.push(actor.getSnapshot());
       times.push(clock.now());
@@ -72,10 +97,29 @@ export function replayPath(path: readonly ExplorationEvent[], options: BreakerOp
   return { states: snapshots.map((snapshot) => snapshot.value), snapshots, times };
 }
 
+/** `event` sent at `now`: its `at` is `now`, and the times it carries move by as much. */
+export function atClockTime(event: BreakerEvent, now: number): BreakerEvent {
+  if (!('at' in event)) return event;
+  const shift = (time: number) => now + time - (typeof event.at === 'number' ? event.at : 0);
+  switch (event.type) {
+    case 'PEER_TRIPPED':
+      return { ...event, at: now, nextProbeAt: shift(event.nextProbeAt) };
+    case 'RESTORE':
+      return {
+        ...event,
+        at: now,
+        nextProbeAt: event.nextProbeAt === null ? null : shift(event.nextProbeAt),
+        lastFailureAt: event.lastFailureAt === null ? null : shift(event.lastFailureAt),
+      };
+    default:
+      return { ...event, at: now };
+  }
+}
+
 /** The length of the delay a delayed event is named after: `xstate.after.<delay>.<state id>`. */
 function delayOf(type: string, snapshot: BreakerSnapshot): number {
   const delay = type.slice('xstate.after.'.length, type.indexOf('.', 'xstate.after.'.length));
-  const named = (circuitBreakerMachine.implementations.delays as Record<string, unknown>)[delay];
+  const named = (replayedMachine.implementations.delays as Record<string, unknown>)[delay];
   if (typeof named === 'function') {
     return (named as (args: { context: unknown; event: unknown }) => number)({
       context: snapshot.context,

@@ -12,14 +12,17 @@ export interface KeyedSnapshot {
 
 /**
  * The abstract state of a breaker snapshot:
- * - the failure count only while closed (every way into `closed` resets it), and only as far as the
- *   guards can tell it apart: up to the consecutive threshold, or zero/non-zero under a rate policy
- *   (the runtime sends a success only while it is non-zero);
- * - the probe permits and successes of the half-open window;
+ * - the failure count only while closed (every way into `closed` but a restore resets it, and a
+ *   restore lands in closed), and only as far as the guards can tell it apart: up to the
+ *   consecutive threshold, or zero/non-zero under a rate policy (the runtime sends a success only
+ *   while it is non-zero);
+ * - whether a closed breaker never moved (generation 0): only such a breaker accepts `RESTORE`;
+ * - the probe permits and successes of the half-open window, and its lease (pending, granted,
+ *   denied);
  * - the backoff level (bounded: it grows to `backoff.maxMs` and stops).
  *
- * The generation is left out: results are explored with the current generation and an older one,
- * and the guards only compare generations for equality.
+ * The generation is otherwise left out: results are explored with the current generation and an
+ * older one, and the guards only compare generations for equality.
  */
 export function breakerStateKey(snapshot: KeyedSnapshot): string {
   const { value, context } = snapshot;
@@ -30,5 +33,15 @@ export function breakerStateKey(snapshot: KeyedSnapshot): string {
       : trip.kind === 'consecutive'
         ? Math.min(context.failureCount, trip.threshold)
         : Math.min(context.failureCount, 1);
-  return JSON.stringify([value, failures, context.probesAdmitted, context.probeSuccesses, context.backoffMs]);
+  const pristine = value === 'closed' ? context.generation === 0 : null;
+  const lease = value === 'half_open' ? context.probeLease : null;
+  return JSON.stringify([
+    value,
+    failures,
+    context.probesAdmitted,
+    context.probeSuccesses,
+    context.backoffMs,
+    lease,
+    pristine,
+  ]);
 }

@@ -2,13 +2,20 @@
  * Exhaustive exploration of the breaker statechart with `xstate/graph`, for our own verification.
  * Written independently of `src/testing/` (the users' `modelCheck()`): its own events, its own
  * state key, so the two check each other.
+ *
+ * The machine explored (and replayed) is the breaker machine provided with a probe lease that never
+ * answers: the half-open state still invokes it, and LEASE_GRANTED / LEASE_DENIED are explicit steps,
+ * so neither the exploration nor a replay depends on an invoked actor running.
  */
 
+import { fromCallback } from 'xstate';
 import { type AdjacencyMap, getAdjacencyMap } from 'xstate/graph';
 import type { BreakerOptions } from '../../machines/breakerOptions.js';
-import { type BreakerEvent, circuitBreakerMachine } from '../../machines/circuitBreaker.js';
+import { type BreakerEvent, circuitBreakerMachine, type ProbeLeaseInput } from '../../machines/circuitBreaker.js';
 
-export const machine = circuitBreakerMachine;
+/** A lease actor that never answers. */
+export const silentLease = fromCallback<{ type: 'LEASE_GRANTED' }, ProbeLeaseInput>(() => {});
+export const machine = circuitBreakerMachine.provide({ actors: { probeLease: silentLease } });
 export type Snapshot = ReturnType<typeof machine.transition>;
 /** A breaker event, or a delayed transition's event (`xstate.after.<delay>.<state id>`). */
 export type AnyEvent = BreakerEvent | { type: `xstate.after.${string}` };
@@ -19,13 +26,61 @@ export const AFTER_HALF_OPEN_TIMEOUT = 'xstate.after.halfOpenTimeout.circuitBrea
 
 export const isAfter = (event: { type: string }) => event.type.startsWith('xstate.after.');
 
-/** State value and the context guards read; the generation only as "current", via the events. */
+/**
+ * State value and the context guards read; the generation only as "current", via the events, and
+ * as "never moved" (generation 0, which RESTORE reads) while closed; the lease while half-open.
+ */
 export function keyOf(snapshot: Snapshot): string {
   const c = snapshot.context;
   const trip = c.policy.trip;
   const failures =
     snapshot.value !== 'closed' ? '-' : trip.kind === 'consecutive' ? Math.min(c.failureCount, trip.threshold) : 'n/a';
-  return `${snapshot.value}|f=${failures}|p=${c.probesAdmitted}/${c.probeSuccesses}|b=${c.backoffMs}`;
+  const fresh = snapshot.value === 'closed' && c.generation === 0 ? '|new' : '';
+  const lease = snapshot.value === 'half_open' ? `|l=${c.probeLease}` : '';
+  return `${snapshot.value}${fresh}|f=${failures}|p=${c.probesAdmitted}/${c.probeSuccesses}${lease}|b=${c.backoffMs}`;
+}
+
+/** The backoff levels of a policy: initialMs × multiplierⁿ, capped at maxMs. */
+export function ladder(backoff: { initialMs: number; multiplier: number; maxMs: number }): number[] {
+  const levels: number[] = [];
+  for (let b = backoff.initialMs; !levels.includes(b); b = Math.min(b * backoff.multiplier, backoff.maxMs)) {
+    levels.push(b);
+  }
+  return levels;
+}
+
+type Restore = Extract<BreakerEvent, { type: 'RESTORE' }>;
+
+/**
+ * Snapshots restored into a fresh breaker: closed with every failure count short of tripping (0 and
+ * 1 under a rate policy), and open, half-open and isolated at every backoff level; open until one
+ * backoff after the restore, with no recorded time (the machine then probes at once), and until a
+ * moment that has already passed when the restore arrives.
+ */
+function restoresFor(snapshot: Snapshot): Restore[] {
+  const { policy } = snapshot.context;
+  const levels = ladder(policy.backoff);
+  const trip = policy.trip;
+  const counts = trip.kind === 'consecutive' ? Array.from({ length: trip.threshold }, (_, i) => i) : [0, 1];
+  const restores: Restore[] = counts.map((failureCount) => ({
+    type: 'RESTORE',
+    at: 0,
+    state: 'closed',
+    failureCount,
+    backoffMs: policy.backoff.initialMs,
+    nextProbeAt: null,
+    lastFailureAt: failureCount > 0 ? -5 : null,
+    lastFailureReason: failureCount > 0 ? 'before the restart' : null,
+  }));
+  const last = { failureCount: counts.length, lastFailureAt: -5, lastFailureReason: 'before the restart' };
+  for (const backoffMs of levels) {
+    for (const nextProbeAt of [backoffMs, null, -1]) {
+      restores.push({ type: 'RESTORE', at: 0, state: 'open', backoffMs, nextProbeAt, ...last });
+    }
+    restores.push({ type: 'RESTORE', at: 0, state: 'half_open', backoffMs, nextProbeAt: null, ...last });
+    restores.push({ type: 'RESTORE', at: 0, state: 'isolated', backoffMs, nextProbeAt: null, ...last });
+  }
+  return restores;
 }
 
 /**
@@ -60,11 +115,18 @@ function delayedEventsOf(snapshot: Snapshot): AnyEvent[] {
   return [...new Set(node.after.map((t) => t.eventType as string))].map((type) => ({ type }) as AnyEvent);
 }
 
-/** Every event tried in `snapshot`: results of this and an older generation, permits, manual, delayed. */
+/**
+ * Every event tried in `snapshot`: results of this and an older generation, permits, manual, the
+ * lease's answer (once per half-open window: the lease actor answers once), a peer's trip (its
+ * `nextProbeAt` one backoff ahead, or already past) and close, restores (every snapshot into a
+ * breaker that never moved, one per state into any other), delayed. Times are relative to `at` = 0.
+ */
 export function eventsFor(options: BreakerOptions): (snapshot: Snapshot) => AnyEvent[] {
   const figures = windowFigures(options);
+  let restores: Restore[] | undefined;
   return (snapshot) => {
-    const g = snapshot.context.generation;
+    const c = snapshot.context;
+    const g = c.generation;
     const events: AnyEvent[] = [];
     for (const generation of [g, g - 1]) {
       events.push({ type: 'SUCCESS', generation, at: 0 });
@@ -72,6 +134,17 @@ export function eventsFor(options: BreakerOptions): (snapshot: Snapshot) => AnyE
       events.push({ type: 'FAILURE', generation, at: 0, reason: 'blocked', ...figures.at(-1), ejectionAllowed: false });
     }
     events.push({ type: 'PROBE', at: 0 }, { type: 'ISOLATE', at: 0 }, { type: 'RESET', at: 0 });
+    if (snapshot.value === 'half_open' && c.probeLease === 'pending') {
+      events.push({ type: 'LEASE_GRANTED' }, { type: 'LEASE_DENIED' });
+    }
+    events.push(
+      { type: 'PEER_TRIPPED', at: 0, nextProbeAt: c.backoffMs },
+      { type: 'PEER_TRIPPED', at: 0, nextProbeAt: -1 },
+      { type: 'PEER_CLOSED', at: 0 },
+    );
+    restores ??= restoresFor(snapshot);
+    if (snapshot.value === 'closed' && g === 0) events.push(...restores);
+    else events.push(...new Map(restores.map((r) => [r.state, r])).values());
     events.push(...delayedEventsOf(snapshot));
     return events;
   };
@@ -166,9 +239,10 @@ export function breakerGrid(): Array<{ name: string; options: BreakerOptions }> 
 /** Number of distinct states a consecutive-policy breaker has, by counting: see the exploration test. */
 export function expectedConsecutiveStates(threshold: number, halfOpenMaxCalls: number, backoffLevels: number): number {
   const m = halfOpenMaxCalls;
-  // closed: 0 … threshold failures (the last only while ejection is blocked); open and isolated: one per
-  // backoff level; half-open: per level, every (admitted, succeeded) with succeeded ≤ admitted ≤ m and
-  // succeeded < m (the m-th success closes).
-  const halfOpenWindows = ((m + 1) * (m + 2)) / 2 - 1;
-  return threshold + 1 + backoffLevels * (2 + halfOpenWindows);
+  // closed: 0 … threshold failures (the last only while ejection is blocked), each never moved
+  // (generation 0) or not; open and isolated: one per backoff level; half-open: per level, the lease
+  // pending or denied with no probe, and granted with every (admitted, succeeded) with
+  // succeeded ≤ admitted ≤ m and succeeded < m (the m-th success closes).
+  const grantedWindows = ((m + 1) * (m + 2)) / 2 - 1;
+  return 2 * (threshold + 1) + backoffLevels * (2 + 2 + grantedWindows);
 }

@@ -9,6 +9,9 @@
  * Breakerbox adds: generations (a result of a call admitted before the last state change changes
  * nothing but the counters), a half-open window that times out (a stuck probe reopens, an idle window
  * restarts), a rate trip policy over the last calls, slow calls counted as failures, isolate/reset.
+ * Shared state (issue 8): another instance's trip opens a closed or half-open circuit until the time
+ * that instance probes (its backoff level unchanged here); another instance's close closes an open
+ * or half-open one afresh. An isolated circuit ignores both.
  */
 
 export type RefState = 'closed' | 'open' | 'half_open' | 'isolated';
@@ -140,6 +143,40 @@ export class ReferenceBreaker {
 
   reset(): void {
     this.close();
+  }
+
+  /**
+   * Resumes at `now` from a snapshot of an earlier run (the breaker has not moved yet): the recorded
+   * state, failure count and backoff level; an open circuit stays open until the recorded time, a
+   * half-open window starts afresh now.
+   */
+  restore(
+    now: number,
+    snapshot: { state: RefState; failureCount: number; backoffMs: number; nextProbeAt: number | null },
+  ): void {
+    this.state = snapshot.state;
+    this.period++;
+    this.consecutiveFailures = snapshot.failureCount;
+    this.backoffMs = snapshot.backoffMs;
+    this.openUntil = Math.max(now, snapshot.nextProbeAt ?? now);
+    this.windowStartedAt = now;
+    this.permits = 0;
+    this.probeSuccesses = 0;
+  }
+
+  /** Another instance tripped the circuit at `now`: open until `nextProbeAt` (not before `now`). */
+  peerTripped(now: number, nextProbeAt: number): void {
+    if (this.state !== 'closed' && this.state !== 'half_open') return;
+    this.state = 'open';
+    this.period++;
+    this.openUntil = Math.max(now, nextProbeAt);
+    this.permits = 0;
+    this.probeSuccesses = 0;
+  }
+
+  /** Another instance's probes closed the circuit. */
+  peerClosed(): void {
+    if (this.state === 'open' || this.state === 'half_open') this.close();
   }
 
   private isoCache = new Map<number, string>();
