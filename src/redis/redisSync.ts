@@ -1,0 +1,519 @@
+/**
+ * `createRedisSync()`: breaker state shared between supervisor instances through Redis.
+ *
+ * What crosses Redis: a local trip (pub/sub, and the open set for late joiners), a local close, and
+ * the half-open probe lease. What never does: a routed call. `publish()` is only called on state
+ * changes and never waits; the lease answers within `commandTimeoutMs` or is granted locally.
+ *
+ * Redis down: commands are issued only while the client's status is `'ready'` (nothing is left in
+ * an offline queue to fire late), each under its own short timeout; failures go to
+ * `peer.reportError` and every instance decides alone. When Redis is ready again the adapter
+ * converges: it re-asserts this instance's own open circuits, sends a close it could not send, then
+ * reads the open set — applying the entries it lacks and closing the circuits it had opened because
+ * of a peer that the cluster has closed since.
+ */
+import { type CallbackActorLogic, fromCallback } from 'xstate';
+import type { BreakerState, ProbeLeaseInput } from '../../machines/circuitBreaker.js';
+import type { BreakerSync, SyncPeer, SyncTransition } from '../sync.js';
+import { MAX_TIMER_MS } from '../validate.js';
+import type { RedisClient } from './client.js';
+import { decodeMessage, encodeClose, encodeTrip, type SyncMessage } from './messages.js';
+import { type RedisSyncOptions, type ResolvedRedisSyncOptions, resolveRedisSyncOptions } from './options.js';
+import { CLOSE_SCRIPT, LEASE_SCRIPT, RELEASE_SCRIPT, TRIP_SCRIPT } from './scripts.js';
+
+/** What this instance believes about one agent, from its own transitions and its peers' messages. */
+interface AgentView {
+  state: BreakerState;
+  nextProbeAt: number | null;
+  /** Who opened it: this instance's own outcomes, or a peer (a message or the open set). */
+  origin: 'local' | 'peer';
+  /** When the latest trip this instance knows of happened (the lease's `#closed:` rule). */
+  trippedAt: number;
+  /** A local close that has not reached Redis yet. */
+  unsentClose: boolean;
+  /** Bumped on every change: a convergence read older than the change does not undo it. */
+  seq: number;
+}
+
+type CommandResult<T> = { ok: true; value: T } | { ok: false };
+
+type LeaseEvent = { type: 'LEASE_GRANTED' } | { type: 'LEASE_DENIED' };
+
+class RedisSync implements RedisBreakerSync {
+  readonly probeLease: CallbackActorLogic<LeaseEvent, ProbeLeaseInput>;
+  /** This instance's name in leases and messages. */
+  readonly instanceId: string;
+  private readonly o: ResolvedRedisSyncOptions;
+  private readonly redis: RedisClient;
+  private readonly keys: { open: string; channel: string; prefix: string };
+  private peer: SyncPeer | undefined;
+  private subscriber: RedisClient | undefined;
+  private readonly views = new Map<string, AgentView>();
+  private seq = 0;
+  private readonly inflight = new Set<Promise<unknown>>();
+  private detached = false;
+  /** An outage is reported once, not once per skipped command; so is a hung Redis. */
+  private outageReported = false;
+  private slowReported = false;
+  private converging: Promise<void> | undefined;
+  private convergeAgain = false;
+  /** Whether the client has been ready once (before, a command skipped is startup, not an outage). */
+  private everReady = false;
+  private subscribed = false;
+  private synced = false;
+  private readonly syncWaiters: Array<() => void> = [];
+  private readonly onReady = () => {
+    this.everReady = true;
+    this.outageReported = false;
+    this.requestConverge();
+  };
+
+  constructor(options: ResolvedRedisSyncOptions) {
+    this.o = options;
+    this.redis = options.redis;
+    this.instanceId = options.instanceId;
+    const ns = options.namespace;
+    this.keys = { open: `${ns}:open`, channel: `${ns}:events`, prefix: ns };
+    this.probeLease = fromCallback<LeaseEvent, ProbeLeaseInput>(({ sendBack, input }) =>
+      this.lease(input, (event) => sendBack(event)),
+    );
+  }
+
+  // ─── BreakerSync ──────────────────────────────────────────────────────────────────────────────
+
+  attach(peer: SyncPeer): void {
+    this.peer = peer;
+    this.redis.on('ready', this.onReady);
+    if (this.redis.status === 'wait') this.redis.connect().catch((error: unknown) => this.report(error, 'connect'));
+    const subscriber = this.redis.duplicate();
+    this.subscriber = subscriber;
+    subscriber.on('message', (channel: string, raw: string) => {
+      if (channel === this.keys.channel) this.onMessage(raw);
+    });
+    // Ours: without a listener ioredis prints every connection error. Reported once per outage.
+    subscriber.on('error', (error: unknown) => this.noteOutage(error));
+    subscriber.on('ready', () => this.subscribe());
+    if (subscriber.status === 'wait') subscriber.connect().catch(() => {});
+    else if (subscriber.status === 'ready') this.subscribe();
+    if (this.redis.status === 'ready') {
+      this.everReady = true;
+      this.requestConverge();
+    }
+  }
+
+  publish(transition: SyncTransition): void {
+    if (this.detached) return;
+    const { agentId, from, to, at } = transition;
+    const view = this.view(agentId);
+    view.seq = ++this.seq;
+    view.state = to;
+    if (to === 'open') {
+      view.origin = 'local';
+      view.nextProbeAt = transition.nextProbeAt ?? at;
+      view.trippedAt = at;
+      view.unsentClose = false;
+      this.sendTrip(agentId, view.nextProbeAt, at);
+    } else if (to === 'closed') {
+      view.origin = 'local';
+      view.nextProbeAt = null;
+      // Only probes that succeeded close a circuit for everyone; a manual reset stays local.
+      view.unsentClose = from === 'half_open';
+      if (view.unsentClose) this.sendClose(agentId, at, view);
+    } else if (to === 'isolated') {
+      view.origin = 'local';
+      view.nextProbeAt = null;
+    }
+  }
+
+  /**
+   * Resolves once this instance is subscribed and has read the cluster's open set (its first
+   * convergence), or after `timeoutMs` (then false): await it before serving traffic when a new
+   * instance should start from the cluster's knowledge. Routing never needs it.
+   */
+  whenSynced(timeoutMs = 5000): Promise<boolean> {
+    if (this.synced) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      timer.unref?.();
+      this.syncWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  async detach(): Promise<void> {
+    if (this.detached) return;
+    this.detached = true;
+    this.redis.off('ready', this.onReady);
+    // Lease releases of the breakers just stopped are issued on the next turn: let them go out.
+    await new Promise((resolve) => setImmediate(resolve));
+    await Promise.all([...this.inflight]);
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    if (subscriber === undefined) return;
+    if (subscriber.status === 'ready') {
+      const quit = subscriber.quit().catch(() => {});
+      if (!(await this.within(quit))) subscriber.disconnect();
+    } else {
+      subscriber.disconnect();
+    }
+  }
+
+  // ─── the probe lease ─────────────────────────────────────────────────────────────────────────
+
+  /**
+   * One half-open window's lease. Granted: this instance probes. Denied: it asks again when the
+   * holder's lease would expire (a holder that died, or that gets no traffic to probe with, does not
+   * keep the cluster from probing for longer than `leaseMs`). Redis unreachable or too slow: granted.
+   */
+  private lease(input: ProbeLeaseInput, sendBack: (event: LeaseEvent) => void): () => void {
+    let ended = false;
+    let last: boolean | undefined;
+    const answer = (granted: boolean) => {
+      if (ended || last === granted) return;
+      last = granted;
+      sendBack({ type: granted ? 'LEASE_GRANTED' : 'LEASE_DENIED' });
+    };
+    const key = this.leaseKey(input.agentId);
+    const value = `${this.instanceId}:${input.generation}`;
+    /** Whether Redis may hold this window's lease (granted, or unknown after a timeout). */
+    let mayHold = false;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    const ask = () => {
+      retry = undefined;
+      if (ended) return;
+      if (this.detached || !this.ready()) return answer(true); // this instance decides alone, at once
+      mayHold = true;
+      const since = this.views.get(input.agentId)?.trippedAt ?? 0;
+      this.command('lease', () =>
+        this.redis.eval(
+          LEASE_SCRIPT,
+          1,
+          key,
+          value,
+          this.o.leaseMs,
+          `${this.instanceId}:`,
+          Math.floor(this.o.now()) + LEASE_SLACK_MS,
+          Math.floor(since),
+        ),
+      ).then((result) => {
+        if (!result.ok) return answer(true);
+        if (result.value === 1) return answer(true);
+        mayHold = false;
+        answer(false);
+        const inMs = typeof result.value === 'number' ? -result.value : this.o.leaseMs;
+        if (!ended) {
+          retry = setTimeout(ask, Math.max(5, Math.min(inMs, MAX_TIMER_MS)));
+          retry.unref?.();
+        }
+      });
+    };
+    ask();
+    return () => {
+      ended = true;
+      if (retry !== undefined) clearTimeout(retry);
+      if (!mayHold) return;
+      // Deferred one turn: the transition that ends the window publishes first (a close or a
+      // reopen replaces the lease with its tombstone), so no late window slips in between.
+      setImmediate(() => {
+        if (this.ready()) void this.command('release', () => this.redis.eval(RELEASE_SCRIPT, 1, key, value));
+      });
+    };
+  }
+
+  // ─── outgoing ────────────────────────────────────────────────────────────────────────────────
+
+  private sendTrip(agentId: string, nextProbeAt: number, at: number): void {
+    if (!this.ready()) {
+      this.noteOutage();
+      return;
+    }
+    const message = encodeTrip(agentId, nextProbeAt, at, this.instanceId);
+    void this.command('publish', () =>
+      this.redis.eval(
+        TRIP_SCRIPT,
+        3,
+        this.keys.open,
+        this.tripsKey(agentId),
+        this.leaseKey(agentId),
+        agentId,
+        this.instanceId,
+        Math.floor(at),
+        Math.ceil(nextProbeAt),
+        this.o.quorum,
+        this.o.quorumWindowMs,
+        this.o.openTtlMs,
+        this.o.leaseMs,
+        this.keys.channel,
+        message,
+      ),
+    );
+  }
+
+  private sendClose(agentId: string, at: number, view: AgentView): void {
+    if (!this.ready()) {
+      this.noteOutage();
+      return;
+    }
+    const seq = view.seq;
+    const message = encodeClose(agentId, at, this.instanceId);
+    void this.command('publish', () =>
+      this.redis.eval(
+        CLOSE_SCRIPT,
+        3,
+        this.keys.open,
+        this.tripsKey(agentId),
+        this.leaseKey(agentId),
+        agentId,
+        Math.floor(at),
+        this.o.quorum,
+        this.o.leaseMs,
+        this.keys.channel,
+        message,
+      ),
+    ).then((result) => {
+      if (result.ok && view.seq === seq) view.unsentClose = false;
+    });
+  }
+
+  // ─── incoming ────────────────────────────────────────────────────────────────────────────────
+
+  private subscribe(): void {
+    const subscriber = this.subscriber;
+    if (subscriber === undefined || this.detached) return;
+    // Idempotent: ioredis resubscribes after a reconnect too; ours resolves once Redis confirms,
+    // and only then is the open set read, so nothing published in between is missed.
+    subscriber.subscribe(this.keys.channel).then(
+      () => {
+        if (this.detached) return;
+        this.subscribed = true;
+        this.requestConverge();
+      },
+      (error: unknown) => this.noteOutage(error),
+    );
+  }
+
+  private onMessage(raw: string): void {
+    const message = decodeMessage(raw);
+    if (message === undefined || message.i === this.instanceId || this.detached) return;
+    this.apply(message);
+  }
+
+  private apply(message: SyncMessage): void {
+    const peer = this.peer;
+    if (peer === undefined) return;
+    const view = this.view(message.a);
+    view.seq = ++this.seq;
+    if (message.k === 'trip') {
+      view.trippedAt = Math.max(view.trippedAt, message.t);
+      // A circuit this instance opened itself stays this instance's (it re-asserts it on reconnect);
+      // an isolated one ignores peers.
+      if (!(view.state === 'open' && view.origin === 'local') && view.state !== 'isolated') {
+        view.state = 'open';
+        view.origin = 'peer';
+        view.nextProbeAt = message.n;
+      }
+      peer.peerTripped(message.a, message.n);
+    } else {
+      if (view.state !== 'isolated') {
+        view.state = 'closed';
+        view.origin = 'peer';
+        view.nextProbeAt = null;
+        view.unsentClose = false;
+      }
+      peer.peerClosed(message.a);
+    }
+  }
+
+  // ─── convergence ─────────────────────────────────────────────────────────────────────────────
+
+  private requestConverge(): void {
+    if (this.detached || this.peer === undefined) return;
+    if (this.converging !== undefined) {
+      this.convergeAgain = true;
+      return;
+    }
+    this.converging = this.converge()
+      .catch((error: unknown) => this.report(error, 'converge'))
+      .finally(() => {
+        this.converging = undefined;
+        if (this.convergeAgain) {
+          this.convergeAgain = false;
+          this.requestConverge();
+        }
+      });
+  }
+
+  private async converge(): Promise<void> {
+    const peer = this.peer;
+    if (peer === undefined || !this.ready()) return;
+    const now = this.o.now();
+    // 1. What this instance decided that Redis may not know (it was down, or restarted empty).
+    for (const [agentId, view] of this.views) {
+      if (view.origin !== 'local') continue;
+      if (view.state === 'open' && view.nextProbeAt !== null && view.nextProbeAt > now) {
+        this.sendTrip(agentId, view.nextProbeAt, view.trippedAt);
+      } else if (view.state === 'closed' && view.unsentClose) {
+        this.sendClose(agentId, now, view);
+      }
+    }
+    // 2. The cluster's open set (read after the writes above: one connection keeps their order).
+    const readAt = this.seq;
+    const subscribed = this.subscribed;
+    const result = await this.command('converge', () => this.redis.hgetall(this.keys.open));
+    if (!result.ok || this.detached) return;
+    if (subscribed && !this.synced) {
+      this.synced = true;
+      for (const wake of this.syncWaiters.splice(0)) wake();
+    }
+    const listed = new Set<string>();
+    const known = new Set(peer.agentIds());
+    for (const [agentId, raw] of Object.entries(result.value)) {
+      const nextProbeAt = Number(raw);
+      if (!Number.isFinite(nextProbeAt) || nextProbeAt + this.o.openTtlMs <= now) continue; // stale
+      listed.add(agentId);
+      if (!known.has(agentId)) continue;
+      const view = this.views.get(agentId);
+      if (view !== undefined && view.seq > readAt) continue; // a message newer than the read
+      if (view?.state === 'open' || view?.state === 'isolated') continue; // the machine would ignore it
+      if (view?.state === 'half_open' && nextProbeAt <= now) continue; // this very window
+      const next = this.view(agentId);
+      next.seq = ++this.seq;
+      next.state = 'open';
+      next.origin = 'peer';
+      next.nextProbeAt = nextProbeAt;
+      next.trippedAt = Math.max(next.trippedAt, now);
+      peer.peerTripped(agentId, nextProbeAt);
+    }
+    // 3. Circuits opened here because of a peer that the cluster closed while we were away.
+    for (const [agentId, view] of this.views) {
+      if (view.origin !== 'peer' || listed.has(agentId) || view.seq > readAt) continue;
+      if (view.state !== 'open' && view.state !== 'half_open') continue;
+      view.seq = ++this.seq;
+      view.state = 'closed';
+      view.nextProbeAt = null;
+      peer.peerClosed(agentId);
+    }
+  }
+
+  // ─── plumbing ────────────────────────────────────────────────────────────────────────────────
+
+  private ready(): boolean {
+    return this.redis.status === 'ready';
+  }
+
+  /** Runs one command under the timeout; never rejects. Errors are reported. */
+  private command<T>(where: string, run: () => Promise<T>): Promise<CommandResult<T>> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<CommandResult<T>>((resolve) => {
+      timer = setTimeout(() => {
+        // A hung Redis times out every command: reported once until one succeeds again.
+        if (!this.slowReported) {
+          this.slowReported = true;
+          this.report(
+            new Error(`Redis did not answer within ${this.o.commandTimeoutMs} ms (reported once until it does)`),
+            where,
+          );
+        }
+        resolve({ ok: false });
+      }, this.o.commandTimeoutMs);
+      timer.unref?.();
+    });
+    let started: Promise<T>;
+    try {
+      started = run();
+    } catch (error) {
+      clearTimeout(timer);
+      this.report(error, where);
+      return Promise.resolve({ ok: false });
+    }
+    const done = Promise.race([
+      started.then(
+        (value): CommandResult<T> => {
+          this.slowReported = false;
+          return { ok: true, value };
+        },
+        (error: unknown): CommandResult<T> => {
+          this.report(error, where);
+          return { ok: false };
+        },
+      ),
+      timeout,
+    ]).finally(() => {
+      clearTimeout(timer);
+      this.inflight.delete(done);
+    });
+    this.inflight.add(done);
+    return done;
+  }
+
+  /** Whether `promise` settles within the command timeout (it is never awaited longer). */
+  private within(promise: Promise<unknown>): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return Promise.race([
+      promise.then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), this.o.commandTimeoutMs);
+        timer.unref?.();
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  private noteOutage(error?: unknown): void {
+    if (this.outageReported || this.detached) return;
+    // Still connecting for the first time: the first convergence will send what was skipped.
+    if (error === undefined && !this.everReady && STARTING.has(this.redis.status)) return;
+    this.outageReported = true;
+    const reason = error instanceof Error ? `: ${error.message}` : ` (client status '${this.redis.status}')`;
+    this.peer?.reportError(
+      new Error(`Redis unavailable${reason}; each instance decides on its own until it is back`),
+      'redis',
+    );
+  }
+
+  private report(error: unknown, where: string): void {
+    if (this.detached && where !== 'release') return;
+    this.peer?.reportError(error, `redis ${where}`);
+  }
+
+  private view(agentId: string): AgentView {
+    let view = this.views.get(agentId);
+    if (view === undefined) {
+      view = { state: 'closed', nextProbeAt: null, origin: 'local', trippedAt: 0, unsentClose: false, seq: 0 };
+      this.views.set(agentId, view);
+    }
+    return view;
+  }
+
+  private leaseKey(agentId: string): string {
+    return `${this.keys.prefix}:lease:${agentId}`;
+  }
+
+  private tripsKey(agentId: string): string {
+    return `${this.keys.prefix}:trips:${agentId}`;
+  }
+}
+
+const STARTING = new Set(['wait', 'connecting', 'connect']);
+
+/**
+ * Node's timers may fire a millisecond before `Date.now()` reaches their target: a window opening
+ * at `nextProbeAt` still gets the lease that its `#open:` tombstone keeps until then.
+ */
+const LEASE_SLACK_MS = 50;
+
+/** The adapter: a `BreakerSync`, its instance id, and a way to wait for the first sync. */
+export interface RedisBreakerSync extends BreakerSync {
+  readonly instanceId: string;
+  /** Resolves true once subscribed and the open set was read; false after `timeoutMs` (default 5000). */
+  whenSynced(timeoutMs?: number): Promise<boolean>;
+}
+
+/**
+ * Shares breaker state between supervisor instances through Redis: pass the result as `sync` to
+ * `createSupervisor`. Throws `ConfigError` for a wrong option.
+ */
+export function createRedisSync(options: RedisSyncOptions): RedisBreakerSync {
+  return new RedisSync(resolveRedisSyncOptions(options));
+}

@@ -1,0 +1,191 @@
+/**
+ * `breakerbox/redis` without a Redis: the adapter against a recording stand-in client, for what
+ * must hold exactly — a healthy call issues no command, a trip one, a client that is not ready
+ * none (the lease is then granted at once and the outage reported once), and what arrives on the
+ * channel is applied only when it is a peer's well-formed message. The real thing is in
+ * redis.test.ts and redis.outage.test.ts.
+ */
+import { EventEmitter } from 'node:events';
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, createSupervisor } from '../src/index.js';
+import { createRedisSync, type RedisClient } from '../src/redis/index.js';
+
+class FakeRedis extends EventEmitter {
+  status = 'ready';
+  readonly commands: string[] = [];
+  readonly duplicates: FakeRedis[] = [];
+  /** What `eval` answers (1: a trip went cluster-wide, a lease was granted; -n: denied, ask in n ms). */
+  answer: (kind: string) => unknown = () => 1;
+  duplicate(): FakeRedis {
+    const copy = new FakeRedis();
+    copy.status = 'wait'; // connects when told, like a lazy ioredis client
+    this.duplicates.push(copy);
+    return copy;
+  }
+  async connect(): Promise<void> {}
+  async eval(script: string): Promise<unknown> {
+    const kind = kindOf(script);
+    this.commands.push(kind);
+    return this.answer(kind);
+  }
+  async hgetall(): Promise<Record<string, string>> {
+    this.commands.push('hgetall');
+    return {};
+  }
+  async subscribe(): Promise<unknown> {
+    this.commands.push('subscribe');
+    return 1;
+  }
+  async quit(): Promise<unknown> {
+    return 'OK';
+  }
+  disconnect(): void {}
+}
+
+function kindOf(script: string): string {
+  if (script.includes('ZADD')) return 'trip';
+  if (script.includes('HDEL')) return 'close';
+  if (script.includes('local grant')) return 'lease';
+  return 'release';
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+function setup(redis: FakeRedis) {
+  const reported: string[] = [];
+  const sync = createRedisSync({ redis, namespace: 'ns', instanceId: 'me' });
+  let healthy = false;
+  const supervisor = createSupervisor({
+    sync,
+    onError: (_e, where) => reported.push(where),
+    breaker: { failureThreshold: 1, backoff: { initialMs: 30 } },
+    agents: [
+      { id: 'ok', run: async () => 'ok' },
+      {
+        id: 'flaky',
+        run: async () => {
+          if (!healthy) throw new Error('down');
+          return 'flaky';
+        },
+      },
+      { id: 'backup', run: async () => 'backup' },
+    ],
+  });
+  const heal = () => {
+    healthy = true;
+  };
+  return { supervisor, sync, reported, heal };
+}
+
+describe('breakerbox/redis: the adapter, with a stand-in client', () => {
+  it('takes an ioredis client (the option is typed structurally: tsc checks this line)', () => {
+    const fits: (client: Redis) => RedisClient = (client) => client;
+    expect(fits).toBeTypeOf('function');
+  });
+
+  it('validates its options with ConfigError', () => {
+    const redis = new FakeRedis();
+    const field = (options: unknown) => {
+      try {
+        createRedisSync(options as Parameters<typeof createRedisSync>[0]);
+      } catch (error) {
+        return error instanceof ConfigError ? error.field : 'not a ConfigError';
+      }
+      return 'accepted';
+    };
+    expect(field({ namespace: 'x' })).toBe('redis');
+    expect(field({ redis: {}, namespace: 'x' })).toBe('redis.duplicate');
+    expect(field({ redis, namespace: '' })).toBe('namespace');
+    expect(field({ redis, namespace: 'x', quorum: 0 })).toBe('quorum');
+    expect(field({ redis, namespace: 'x', commandTimeoutMs: -1 })).toBe('commandTimeoutMs');
+    expect(field({ redis, namespace: 'x', instanceId: '#open' })).toBe('instanceId');
+    expect(field({ redis, namespace: 'x', quorom: 2 })).toBe('quorom');
+    expect(field({ redis, namespace: 'x' })).toBe('accepted');
+  });
+
+  it('a healthy call issues no command; a trip issues one; the half-open lease one, released on close', async () => {
+    const redis = new FakeRedis();
+    const { supervisor, sync, heal } = setup(redis);
+    expect(await sync.whenSynced(50)).toBe(false); // not subscribed yet: its connection is not ready
+    const subscriber = redis.duplicates[0] as FakeRedis;
+    subscriber.status = 'ready';
+    subscriber.emit('ready');
+    expect(await sync.whenSynced(1000)).toBe(true);
+    redis.commands.length = 0;
+    for (let i = 0; i < 1000; i++) await supervisor.route(i);
+    expect(redis.commands).toEqual([]);
+
+    await supervisor.route('x', { agents: ['flaky', 'backup'] });
+    expect(supervisor.getAgent('flaky')?.state).toBe('open');
+    expect(redis.commands).toEqual(['trip']);
+    heal();
+    await new Promise((r) => setTimeout(r, 40)); // half-open: the lease is asked for
+    await tick();
+    expect(redis.commands).toEqual(['trip', 'lease']);
+    for (let i = 0; i < 3; i++) await supervisor.route(i, { agents: ['flaky', 'backup'] });
+    expect(supervisor.getAgent('flaky')?.state).toBe('closed');
+    await tick();
+    expect(redis.commands).toEqual(['trip', 'lease', 'close', 'release']);
+    await supervisor.stop();
+  });
+
+  it('a denied lease is asked for again when the holder’s would expire, and then probes', async () => {
+    const redis = new FakeRedis();
+    const { supervisor, heal } = setup(redis);
+    let leases = 0;
+    redis.answer = (kind) => (kind === 'lease' && ++leases === 1 ? -40 : 1); // held elsewhere for 40 ms
+    await supervisor.route('x', { agents: ['flaky', 'backup'] });
+    heal();
+    await new Promise((r) => setTimeout(r, 40)); // half-open, denied
+    expect(await supervisor.route('denied', { agents: ['flaky', 'backup'] })).toBe('backup');
+    await new Promise((r) => setTimeout(r, 60)); // asked again: granted
+    expect(await supervisor.route('granted', { agents: ['flaky', 'backup'] })).toBe('flaky');
+    expect(leases).toBe(2);
+    await supervisor.stop();
+  });
+
+  it('Redis not ready: no command, the lease granted at once, the outage reported once', async () => {
+    const redis = new FakeRedis();
+    const { supervisor, reported, heal } = setup(redis);
+    redis.emit('ready'); // it was up once…
+    await tick();
+    redis.status = 'reconnecting'; // …and is gone
+    redis.commands.length = 0;
+    await supervisor.route('x', { agents: ['flaky', 'backup'] });
+    expect(supervisor.getAgent('flaky')?.state).toBe('open');
+    heal();
+    await new Promise((r) => setTimeout(r, 40));
+    const started = performance.now();
+    expect(await supervisor.route('probe', { agents: ['flaky', 'backup'] })).toBe('flaky'); // probed at once
+    expect(performance.now() - started).toBeLessThan(50);
+    expect(redis.commands).toEqual([]);
+    expect(reported).toEqual(['redis']);
+    await supervisor.stop();
+  });
+
+  it('applies a peer’s trip and close; ignores its own messages and anything malformed', async () => {
+    const redis = new FakeRedis();
+    const { supervisor, sync } = setup(redis);
+    const subscriber = redis.duplicates[0] as FakeRedis;
+    subscriber.status = 'ready';
+    subscriber.emit('ready');
+    expect(await sync.whenSynced(1000)).toBe(true);
+    const say = (message: unknown) =>
+      subscriber.emit('message', 'ns:events', typeof message === 'string' ? message : JSON.stringify(message));
+    const nextProbeAt = Date.now() + 60_000;
+    say({ v: 1, k: 'trip', a: 'ok', n: nextProbeAt, t: Date.now(), i: 'me' }); // its own
+    say('not json');
+    say({ v: 2, k: 'trip', a: 'ok', n: nextProbeAt, t: Date.now(), i: 'peer' });
+    say({ v: 1, k: 'trip', a: 'ok', t: Date.now(), i: 'peer' });
+    subscriber.emit('message', 'other:events', JSON.stringify({ v: 1, k: 'trip', a: 'ok', n: 1, t: 1, i: 'peer' }));
+    expect(supervisor.getAgent('ok')?.state).toBe('closed');
+    say({ v: 1, k: 'trip', a: 'ok', n: nextProbeAt, t: Date.now(), i: 'peer' });
+    expect(supervisor.getAgent('ok')?.state).toBe('open');
+    expect(supervisor.getStats().agents[0]?.nextProbeAt).toBe(nextProbeAt);
+    say({ v: 1, k: 'close', a: 'ok', t: Date.now(), i: 'peer' });
+    expect(supervisor.getAgent('ok')?.state).toBe('closed');
+    say({ v: 1, k: 'trip', a: 'nobody', n: nextProbeAt, t: Date.now(), i: 'peer' }); // unknown agent: nothing
+    await supervisor.stop();
+  });
+});
