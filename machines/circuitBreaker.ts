@@ -195,6 +195,16 @@ function isRestoreOf(context: BreakerContext, event: BreakerEvent, state: Breake
   return event.type === 'RESTORE' && event.state === state && context.generation === 0;
 }
 
+/**
+ * The open period until a peer's or a snapshot's probe time: never negative, and never past
+ * `backoff.maxMs` (a far-future time from outside must not hold the circuit open for ever, and
+ * Node turns a timer beyond 2^31 ms into one of 1 ms). A time already past is kept as it is.
+ */
+function openUntil(context: BreakerContext, at: number, nextProbeAt: number) {
+  const probeDelayMs = Math.min(Math.max(0, nextProbeAt - at), context.policy.backoff.maxMs);
+  return { probeDelayMs, nextProbeAt: nextProbeAt - at > probeDelayMs ? at + probeDelayMs : nextProbeAt };
+}
+
 export const circuitBreakerMachine = setup({
   types: {
     context: {} as BreakerContext,
@@ -210,6 +220,8 @@ export const circuitBreakerMachine = setup({
     /** The half-open window holds the lease and has a probe permit left. */
     probeBudgetLeft: ({ context }) =>
       context.probeLease === 'granted' && context.probesAdmitted < context.policy.halfOpenMaxCalls,
+    /** The probe lease of this half-open window has not been answered yet. */
+    leasePending: ({ context }) => context.probeLease === 'pending',
     /** An admitted probe has not reported yet. */
     probeOutstanding: ({ context }) => context.probesAdmitted > context.probeSuccesses,
     /** A current-generation result of an admitted probe. */
@@ -262,7 +274,9 @@ export const circuitBreakerMachine = setup({
       };
     }),
     startHalfOpenWindow: assign(({ context }) => {
-      const at = context.nextProbeAt ?? context.changedAt;
+      // A probe time already past when the circuit opened (a late peer message, a long restart)
+      // starts the window when it opened, not in the past.
+      const at = Math.max(context.nextProbeAt ?? context.changedAt, context.changedAt);
       return {
         generation: context.generation + 1,
         nextProbeAt: null,
@@ -298,8 +312,7 @@ export const circuitBreakerMachine = setup({
       if (event.type !== 'PEER_TRIPPED') return {};
       return {
         generation: context.generation + 1,
-        probeDelayMs: Math.max(0, event.nextProbeAt - event.at),
-        nextProbeAt: event.nextProbeAt,
+        ...openUntil(context, event.at, event.nextProbeAt),
         halfOpenAt: null,
         probesAdmitted: 0,
         probeSuccesses: 0,
@@ -309,13 +322,15 @@ export const circuitBreakerMachine = setup({
     }),
     restoreCircuit: assign(({ context, event }) => {
       if (event.type !== 'RESTORE') return {};
-      const nextProbeAt = event.state === 'open' ? (event.nextProbeAt ?? event.at) : null;
+      const { initialMs, maxMs } = context.policy.backoff;
+      const backoffMs = Math.min(Math.max(event.backoffMs, initialMs), maxMs);
+      const open = event.state === 'open' ? openUntil(context, event.at, event.nextProbeAt ?? event.at) : undefined;
       return {
         generation: context.generation + 1,
         failureCount: event.failureCount,
-        backoffMs: event.backoffMs,
-        probeDelayMs: nextProbeAt === null ? event.backoffMs : Math.max(0, nextProbeAt - event.at),
-        nextProbeAt,
+        backoffMs,
+        probeDelayMs: open?.probeDelayMs ?? backoffMs,
+        nextProbeAt: open?.nextProbeAt ?? null,
         // A restored half-open window starts now: its probes are the new run's.
         halfOpenAt: event.state === 'half_open' ? event.at : null,
         probesAdmitted: 0,
@@ -389,8 +404,9 @@ export const circuitBreakerMachine = setup({
         ],
       },
       on: {
-        LEASE_GRANTED: { actions: 'grantLease' },
-        LEASE_DENIED: { actions: 'denyLease' },
+        // One answer per window: a late or repeated answer cannot revoke a lease probes run under.
+        LEASE_GRANTED: { guard: 'leasePending', actions: 'grantLease' },
+        LEASE_DENIED: { guard: 'leasePending', actions: 'denyLease' },
         PROBE: { guard: 'probeBudgetLeft', actions: 'admitProbe' },
         SUCCESS: [
           { guard: 'lastProbeSucceeded', target: 'closed', actions: 'closeCircuit' },

@@ -157,19 +157,23 @@ export class ReferenceBreaker {
     this.state = snapshot.state;
     this.period++;
     this.consecutiveFailures = snapshot.failureCount;
-    this.backoffMs = snapshot.backoffMs;
-    this.openUntil = Math.max(now, snapshot.nextProbeAt ?? now);
+    // A backoff from outside is kept within [initialMs, maxMs]; so is the time it stays open.
+    this.backoffMs = Math.min(Math.max(snapshot.backoffMs, this.config.initialMs), this.config.maxMs);
+    this.openUntil = Math.min(Math.max(now, snapshot.nextProbeAt ?? now), now + this.config.maxMs);
     this.windowStartedAt = now;
     this.permits = 0;
     this.probeSuccesses = 0;
   }
 
-  /** Another instance tripped the circuit at `now`: open until `nextProbeAt` (not before `now`). */
+  /**
+   * Another instance tripped the circuit at `now`: open until `nextProbeAt`, not before `now` and
+   * not longer than the longest backoff.
+   */
   peerTripped(now: number, nextProbeAt: number): void {
     if (this.state !== 'closed' && this.state !== 'half_open') return;
     this.state = 'open';
     this.period++;
-    this.openUntil = Math.max(now, nextProbeAt);
+    this.openUntil = Math.min(Math.max(now, nextProbeAt), now + this.config.maxMs);
     this.permits = 0;
     this.probeSuccesses = 0;
   }
