@@ -52,14 +52,14 @@ function kindOf(script: string): string {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
-function setup(redis: FakeRedis) {
+function setup(redis: FakeRedis, breaker: { halfOpenTimeoutMs?: number } = {}) {
   const reported: string[] = [];
   const sync = createRedisSync({ redis, namespace: 'ns', instanceId: 'me' });
   let healthy = false;
   const supervisor = createSupervisor({
     sync,
     onError: (_e, where) => reported.push(where),
-    breaker: { failureThreshold: 1, backoff: { initialMs: 30 } },
+    breaker: { failureThreshold: 1, backoff: { initialMs: 30 }, ...breaker },
     agents: [
       { id: 'ok', run: async () => 'ok' },
       {
@@ -130,18 +130,19 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
     await supervisor.stop();
   });
 
-  it('a denied lease is asked for again when the holder’s would expire, and then probes', async () => {
+  it('a denied lease is answered once; the window restarting at halfOpenTimeoutMs asks again', async () => {
     const redis = new FakeRedis();
-    const { supervisor, heal } = setup(redis);
+    const { supervisor, heal } = setup(redis, { halfOpenTimeoutMs: 60 });
     let leases = 0;
-    redis.answer = (kind) => (kind === 'lease' && ++leases === 1 ? -40 : 1); // held elsewhere for 40 ms
+    redis.answer = (kind) => (kind === 'lease' && ++leases === 1 ? 0 : 1); // held elsewhere at first
     await supervisor.route('x', { agents: ['flaky', 'backup'] });
     heal();
     await new Promise((r) => setTimeout(r, 40)); // half-open, denied
     expect(await supervisor.route('denied', { agents: ['flaky', 'backup'] })).toBe('backup');
-    await new Promise((r) => setTimeout(r, 60)); // asked again: granted
-    expect(await supervisor.route('granted', { agents: ['flaky', 'backup'] })).toBe('flaky');
+    expect(leases).toBe(1);
+    await new Promise((r) => setTimeout(r, 80)); // the window restarted and asked again: granted
     expect(leases).toBe(2);
+    expect(await supervisor.route('granted', { agents: ['flaky', 'backup'] })).toBe('flaky');
     await supervisor.stop();
   });
 

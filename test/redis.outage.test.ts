@@ -42,7 +42,8 @@ interface Summary {
 }
 type Latency = { all: Summary; flap: Summary };
 
-const LONG = { failureThreshold: 1, backoff: { initialMs: 60_000 } };
+// Open for the whole test; below backoff.maxMs (60 s), which caps a peer's nextProbeAt ahead of its receipt.
+const LONG = { failureThreshold: 1, backoff: { initialMs: 30_000 } };
 // Trips on its first failure, half-opens 20 ms later, fails its probe, reopens…: state changes
 // (the only moments the adapter talks to Redis) keep happening while latency is measured.
 const FLAP = { failureThreshold: 1, backoff: { initialMs: 20, multiplier: 1 }, halfOpenMaxCalls: 1 };

@@ -15,7 +15,6 @@
 import { type CallbackActorLogic, fromCallback } from 'xstate';
 import type { BreakerState, ProbeLeaseInput } from '../../machines/circuitBreaker.js';
 import type { BreakerSync, SyncPeer, SyncTransition } from '../sync.js';
-import { MAX_TIMER_MS } from '../validate.js';
 import type { RedisClient } from './client.js';
 import { decodeMessage, encodeClose, encodeTrip, type SyncMessage } from './messages.js';
 import { type RedisSyncOptions, type ResolvedRedisSyncOptions, resolveRedisSyncOptions } from './options.js';
@@ -163,27 +162,26 @@ class RedisSync implements RedisBreakerSync {
   // ─── the probe lease ─────────────────────────────────────────────────────────────────────────
 
   /**
-   * One half-open window's lease. Granted: this instance probes. Denied: it asks again when the
-   * holder's lease would expire (a holder that died, or that gets no traffic to probe with, does not
-   * keep the cluster from probing for longer than `leaseMs`). Redis unreachable or too slow: granted.
+   * One half-open window's lease, answered once (the machine takes one answer per window).
+   * Granted: this instance probes. Denied: it routes around the agent until the window ends — the
+   * holder's close or reopen arrives, or the window restarts at `halfOpenTimeoutMs` and asks again
+   * (by then a holder that died has lost its lease: `leaseMs` is shorter). Redis unreachable or too
+   * slow to answer: granted, this instance decides alone.
    */
   private lease(input: ProbeLeaseInput, sendBack: (event: LeaseEvent) => void): () => void {
     let ended = false;
-    let last: boolean | undefined;
     const answer = (granted: boolean) => {
-      if (ended || last === granted) return;
-      last = granted;
+      if (ended) return;
+      ended = true;
       sendBack({ type: granted ? 'LEASE_GRANTED' : 'LEASE_DENIED' });
     };
     const key = this.leaseKey(input.agentId);
     const value = `${this.instanceId}:${input.generation}`;
     /** Whether Redis may hold this window's lease (granted, or unknown after a timeout). */
     let mayHold = false;
-    let retry: ReturnType<typeof setTimeout> | undefined;
-    const ask = () => {
-      retry = undefined;
-      if (ended) return;
-      if (this.detached || !this.ready()) return answer(true); // this instance decides alone, at once
+    if (this.detached || !this.ready()) {
+      answer(true);
+    } else {
       mayHold = true;
       const since = this.views.get(input.agentId)?.trippedAt ?? 0;
       this.command('lease', () =>
@@ -198,21 +196,12 @@ class RedisSync implements RedisBreakerSync {
           Math.floor(since),
         ),
       ).then((result) => {
-        if (!result.ok) return answer(true);
-        if (result.value === 1) return answer(true);
-        mayHold = false;
-        answer(false);
-        const inMs = typeof result.value === 'number' ? -result.value : this.o.leaseMs;
-        if (!ended) {
-          retry = setTimeout(ask, Math.max(5, Math.min(inMs, MAX_TIMER_MS)));
-          retry.unref?.();
-        }
+        if (result.ok && result.value !== 1) mayHold = false;
+        answer(!result.ok || result.value === 1);
       });
-    };
-    ask();
+    }
     return () => {
       ended = true;
-      if (retry !== undefined) clearTimeout(retry);
       if (!mayHold) return;
       // Deferred one turn: the transition that ends the window publishes first (a close or a
       // reopen replaces the lease with its tombstone), so no late window slips in between.

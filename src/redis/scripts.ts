@@ -67,25 +67,19 @@ return 0
 /**
  * The probe lease: `SET key value NX PX leaseMs`, except that this instance's own older lease
  * (a release lost to an outage) is taken over, an `#open:` tombstone yields once its window has
- * come, and a `#closed:` tombstone yields to a trip newer than that close. Returns 1 if granted,
- * else minus the milliseconds after which asking again may succeed (the holder's lease expires,
- * the tombstone's window comes).
+ * come, and a `#closed:` tombstone yields to a trip newer than that close. Returns 1 if granted.
  *
  * KEYS: lease key. ARGV: value, leaseMs, own prefix (`<instance>:`), now, since (latest trip known here).
  */
 export const LEASE_SCRIPT = `
 local v = redis.call('GET', KEYS[1])
-local now = tonumber(ARGV[4])
 local grant = false
-local retry = redis.call('PTTL', KEYS[1])
 if not v then
   grant = true
 elseif string.sub(v, 1, #ARGV[3]) == ARGV[3] then
   grant = true
 elseif string.sub(v, 1, 6) == '#open:' then
-  local opens = tonumber(string.sub(v, 7))
-  grant = opens <= now
-  retry = opens - now
+  grant = tonumber(string.sub(v, 7)) <= tonumber(ARGV[4])
 elseif string.sub(v, 1, 8) == '#closed:' then
   grant = tonumber(string.sub(v, 9)) < tonumber(ARGV[5])
 end
@@ -93,8 +87,7 @@ if grant then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
 end
-if retry < 1 then retry = tonumber(ARGV[2]) end
-return -retry
+return 0
 `;
 
 /** Compare-and-delete: releases the lease only if this window still holds it. KEYS: lease key. ARGV: value. */
