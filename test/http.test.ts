@@ -219,7 +219,7 @@ describe('JSON routes in the seed shapes', () => {
     expect(Object.keys(breaker.states).sort()).toEqual(['closed', 'half_open', 'isolated', 'open']);
     const trip = breaker.states.closed.transitions.find((t: { target?: string[] }) => t.target?.length);
     expect(trip.target).toEqual(['#circuitBreaker.open']);
-    expect(trip.guard).toBe('and(isCurrentGeneration, failureThresholdReached)');
+    expect(trip.guard).toBe('failureThresholdReached');
     expect(breaker.states.open.transitions[0].delay).toBe('backoff');
   });
 
