@@ -220,7 +220,8 @@ describe('JSON routes in the seed shapes', () => {
     const trip = breaker.states.closed.transitions.find((t: { target?: string[] }) => t.target?.length);
     expect(trip.target).toEqual(['#circuitBreaker.open']);
     expect(trip.guard).toBe('failureThresholdReached');
-    expect(breaker.states.open.transitions[0].delay).toBe('backoff');
+    const probeTimer = breaker.states.open.transitions.find((t: { delay?: string }) => t.delay !== undefined);
+    expect(probeTimer.delay).toBe('backoff');
   });
 
   it('GET /api/agents and /api/agents/:id give the tile rows; an unknown id is 404', async () => {
