@@ -303,6 +303,11 @@ const rows: Row[] = [
     expect: { config: 'agents', how: 'rejected' },
   },
   {
+    name: 'route: an agent list naming one agent twice',
+    act: ({ supervisor }) => supervisor.route('t', { agents: ['a', 'a'] }),
+    expect: { config: 'agents[1]', value: 'a', how: 'rejected' },
+  },
+  {
     name: 'route: a sparse agent list',
     act: ({ supervisor }) => supervisor.route('t', { agents: new Array(1) }),
     expect: { config: 'agents[0]', value: undefined, how: 'rejected' },

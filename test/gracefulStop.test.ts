@@ -260,8 +260,9 @@ describe('stop under chaos', () => {
       const r = rng();
       if (r < 0.5) history.track(n, 'route+timeout', supervisor.route(task, { timeoutMs: 250 }));
       else if (r < 0.8) {
-        const agents = [0, 1, 2].map(() => settleIds[Math.floor(rng() * settleIds.length)] as string);
-        history.track(n, 'route+agents', supervisor.route(task, { agents }));
+        const agents = new Set<string>();
+        while (agents.size < 3) agents.add(settleIds[Math.floor(rng() * settleIds.length)] as string);
+        history.track(n, 'route+agents', supervisor.route(task, { agents: [...agents] }));
       } else {
         const controller = new AbortController();
         controllers.push(controller);

@@ -195,9 +195,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosOutcome> {
     // ─── tasks ───────────────────────────────────────────────────────────────────────────────
     const settleIds = injector.idsThatSettle();
     const allIds = injector.profiles.map((p) => p.id);
+    /** 3 to 6 distinct ids (a named list may not repeat an id). */
     const subset = (ids: readonly string[]) => {
-      const size = 3 + Math.floor(rng() * 4);
-      return Array.from({ length: size }, () => ids[Math.floor(rng() * ids.length)] as string);
+      const picked = new Set<string>();
+      for (let size = 3 + Math.floor(rng() * 4); picked.size < size; ) {
+        picked.add(ids[Math.floor(rng() * ids.length)] as string);
+      }
+      return [...picked];
     };
     interface PendingAbort {
       at: number;
