@@ -11,6 +11,16 @@ export function growBackoff(currentMs: number, backoff: Backoff): number {
   return Math.min(currentMs * backoff.multiplier, backoff.maxMs);
 }
 
+/** The jitter's starting state for one agent: the seed mixed with an FNV-1a hash of its id. */
+export function seedFor(jitterSeed: number, agentId: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < agentId.length; i++) {
+    hash ^= agentId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash ^ jitterSeed) | 0;
+}
+
 /** mulberry32: one step of a small, fast, well-distributed 32-bit generator. */
 export function nextRandom(state: number): { value: number; state: number } {
   const s = (state + 0x6d2b79f5) | 0;

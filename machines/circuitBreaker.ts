@@ -10,7 +10,7 @@
  * OPEN with no automatic recovery until `RESET`.
  */
 import { assign, fromCallback, setup } from 'xstate';
-import { growBackoff, jitteredDelay } from './backoff.js';
+import { growBackoff, jitteredDelay, seedFor } from './backoff.js';
 import { type BreakerOptions, type BreakerPolicy, resolveBreakerPolicy } from './breakerOptions.js';
 
 export type BreakerState = 'closed' | 'open' | 'half_open' | 'isolated';
@@ -131,7 +131,9 @@ export function initialBreakerContext(input: BreakerInput): BreakerContext {
     probesAdmitted: 0,
     probeSuccesses: 0,
     probeLease: 'pending',
-    rngState: policy.jitterSeed,
+    // Each agent draws its own sequence: with one shared seed, agents that failed together would
+    // all draw the same delays and probe together, which jitter is there to prevent.
+    rngState: seedFor(policy.jitterSeed, input.agentId),
     changedAt: input.now ?? 0,
     changeReason: 'created',
   };

@@ -11,22 +11,36 @@ export interface CallContext {
   readonly taskId: string;
 }
 
+/**
+ * Who must be able to abort an attempt that nothing else tracks (the supervisor's fast path, for
+ * `stop()`): told only when the attempt's signal is created, since an attempt that never reads its
+ * signal cannot be told to stop anyway.
+ */
+export interface SignalRegistry {
+  /** Set once in-flight attempts must be aborted: a signal created later starts aborted. */
+  readonly abortAllReason: unknown;
+  track(ctx: AttemptContext): void;
+  untrack(ctx: AttemptContext): void;
+}
+
 export class AttemptContext implements CallContext {
   private controller: AbortController | undefined;
   private abortReason: unknown;
   private aborted = false;
-
-  /** Links in the supervisor's list of first attempts in flight (for `stop()`), without a Set. */
-  prev: AttemptContext | undefined;
-  next: AttemptContext | undefined;
 
   constructor(
     readonly attempt: number,
     readonly agentId: string,
     private readonly givenTaskId: string | undefined,
     /** Names the task when no id was given; the string is built only if someone reads it. */
-    private readonly taskNumber: number,
+    readonly taskNumber: number,
+    private readonly registry?: SignalRegistry,
   ) {}
+
+  /** The attempt is over: its registry forgets it. */
+  finished(): void {
+    if (this.controller !== undefined) this.registry?.untrack(this);
+  }
 
   get taskId(): string {
     return this.givenTaskId ?? `task-${this.taskNumber}`;
@@ -35,6 +49,11 @@ export class AttemptContext implements CallContext {
   get signal(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController();
+      const registry = this.registry;
+      if (registry !== undefined && !this.aborted) {
+        if (registry.abortAllReason !== undefined) this.abort(registry.abortAllReason);
+        else registry.track(this);
+      }
       if (this.aborted) this.controller.abort(this.abortReason);
     }
     return this.controller.signal;

@@ -6,14 +6,13 @@
 import type { BreakerState } from '../machines/circuitBreaker.js';
 
 export class BreakerboxError extends Error {
-  readonly code: string = 'BREAKERBOX_ERROR';
-  override name = 'BreakerboxError';
+  /** A stable code per class, e.g. `BREAKERBOX_CIRCUIT_OPEN`. */
+  declare readonly code: string;
 }
 
 /** An option or argument is invalid; the message names the field and the value. */
 export class ConfigError extends BreakerboxError {
-  override readonly code = 'BREAKERBOX_CONFIG';
-  override name = 'ConfigError';
+  declare readonly code: 'BREAKERBOX_CONFIG';
   constructor(
     /** The option's path, e.g. `backoff.multiplier` or `agents[2].id`. */
     readonly field: string,
@@ -28,8 +27,7 @@ export class ConfigError extends BreakerboxError {
 
 /** The circuit is open or isolated: the call was rejected without running. */
 export class CircuitOpenError extends BreakerboxError {
-  override readonly code = 'BREAKERBOX_CIRCUIT_OPEN';
-  override name = 'CircuitOpenError';
+  declare readonly code: 'BREAKERBOX_CIRCUIT_OPEN';
   constructor(
     readonly agentId: string,
     readonly state: BreakerState,
@@ -57,26 +55,29 @@ export interface AttemptRecord {
 
 /** Every attempt of a task failed, or no agent could take it. `attempts` says who and why. */
 export class AllAgentsFailedError extends BreakerboxError {
-  override readonly code = 'BREAKERBOX_ALL_AGENTS_FAILED';
-  override name = 'AllAgentsFailedError';
+  declare readonly code: 'BREAKERBOX_ALL_AGENTS_FAILED';
   constructor(
     readonly taskId: string,
     readonly attempts: readonly AttemptRecord[],
   ) {
-    super(
-      attempts.length === 0
-        ? `Task ${taskId}: no agent available`
-        : `Task ${taskId}: all agents failed (${attempts
-            .map((a) => `${a.agentId}: ${a.kind} - ${a.reason}`)
-            .join('; ')})`,
-    );
+    // The message is built when read (see below): an outage rejects many tasks nobody reads.
+    super();
   }
 }
 
+Object.defineProperty(AllAgentsFailedError.prototype, 'message', {
+  get(this: AllAgentsFailedError) {
+    return this.attempts.length === 0
+      ? `Task ${this.taskId}: no agent available`
+      : `Task ${this.taskId}: all agents failed (${this.attempts
+          .map((a) => `${a.agentId}: ${a.kind} - ${a.reason}`)
+          .join('; ')})`;
+  },
+});
+
 /** The supervisor is stopping or stopped and takes no new tasks. */
 export class SupervisorStoppedError extends BreakerboxError {
-  override readonly code = 'BREAKERBOX_STOPPED';
-  override name = 'SupervisorStoppedError';
+  declare readonly code: 'BREAKERBOX_STOPPED';
   constructor(
     readonly taskId: string,
     detail = 'the supervisor is stopped',
@@ -87,8 +88,7 @@ export class SupervisorStoppedError extends BreakerboxError {
 
 /** The caller's `signal` aborted the task. */
 export class TaskAbortedError extends BreakerboxError {
-  override readonly code = 'BREAKERBOX_ABORTED';
-  override name = 'TaskAbortedError';
+  declare readonly code: 'BREAKERBOX_ABORTED';
   constructor(
     readonly taskId: string,
     readonly reason: string,
@@ -99,8 +99,7 @@ export class TaskAbortedError extends BreakerboxError {
 
 /** An attempt ran past its deadline (`attemptTimeoutMs` / `timeoutMs`). */
 export class AttemptTimeoutError extends BreakerboxError {
-  override readonly code = 'BREAKERBOX_TIMEOUT';
-  override name = 'AttemptTimeoutError';
+  declare readonly code: 'BREAKERBOX_TIMEOUT';
   constructor(
     readonly agentId: string,
     readonly timeoutMs: number,
@@ -128,4 +127,19 @@ function showValue(value: unknown): string {
   if (typeof value === 'function') return 'a function';
   if (Array.isArray(value)) return `an array of ${value.length}`;
   return typeof value === 'object' ? 'an object' : typeof value;
+}
+
+// Names and codes live on the prototypes: per-instance fields cost a define per error, and
+// rejections of an outage are on the hot path.
+for (const [ErrorClass, code] of [
+  [BreakerboxError, 'BREAKERBOX_ERROR'],
+  [ConfigError, 'BREAKERBOX_CONFIG'],
+  [CircuitOpenError, 'BREAKERBOX_CIRCUIT_OPEN'],
+  [AllAgentsFailedError, 'BREAKERBOX_ALL_AGENTS_FAILED'],
+  [SupervisorStoppedError, 'BREAKERBOX_STOPPED'],
+  [TaskAbortedError, 'BREAKERBOX_ABORTED'],
+  [AttemptTimeoutError, 'BREAKERBOX_TIMEOUT'],
+] as const) {
+  Object.defineProperty(ErrorClass.prototype, 'name', { value: ErrorClass.name, writable: true, configurable: true });
+  Object.defineProperty(ErrorClass.prototype, 'code', { value: code, configurable: true });
 }

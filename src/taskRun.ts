@@ -414,7 +414,7 @@ function append<T>(list: T[] | undefined, item: T): T[] {
   return list;
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
   if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false;
   try {
     return typeof (value as { then?: unknown }).then === 'function';

@@ -357,3 +357,22 @@ describe('observables and the actor', () => {
     expect(breaker.state).toBe('open');
   });
 });
+
+describe('jitter across agents', () => {
+  it('agents with the same jitterSeed still draw different delays (they must not probe together)', async () => {
+    const delays = new Set<number>();
+    for (let i = 0; i < 50; i++) {
+      const clock = new SimulatedClock();
+      const breaker = createCircuitBreaker({
+        id: `agent-${i}`,
+        clock,
+        failureThreshold: 1,
+        backoff: { jitter: 'full' },
+      });
+      await breaker.execute(boom).catch(() => {});
+      delays.add(((await breaker.execute(ok).catch((e) => e)) as CircuitOpenError).retryAfterMs as number);
+      breaker.stop();
+    }
+    expect(delays.size).toBeGreaterThan(40);
+  });
+});
