@@ -14,6 +14,7 @@
  * or settles twice, or when heap growth exceeds the target.
  */
 import { createSupervisor } from 'breakerbox';
+import { seededRandom } from 'breakerbox/machines';
 
 const TASKS = Number(process.env.SOAK_TASKS ?? 1_000_000);
 const TARGET_MB = Number(process.env.SOAK_TARGET_MB ?? 5);
@@ -27,17 +28,8 @@ if (typeof globalThis.gc !== 'function') {
   process.exit(2);
 }
 
-/** mulberry32: the run is the same every time. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same seeded generator as the breakers' jitter: the run is the same every time. */
+const prng = seededRandom;
 const rng = prng(2024);
 
 const FROZEN = Object.freeze({ code: 'E_FROZEN' });

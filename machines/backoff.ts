@@ -29,6 +29,16 @@ export function nextRandom(state: number): { value: number; state: number } {
   return { value: ((t ^ (t >>> 14)) >>> 0) / 4294967296, state: s };
 }
 
+/** A seeded `() => number` in [0, 1) on the same generator: for demos, tests and benchmarks. */
+export function seededRandom(seed: number): () => number {
+  let state = seed | 0;
+  return () => {
+    const step = nextRandom(state);
+    state = step.state;
+    return step.value;
+  };
+}
+
 /**
  * The actual open period for a backoff level, after jitter (AWS "Exponential Backoff and Jitter"):
  * - none: exactly `backoffMs`;

@@ -34,17 +34,8 @@ export function fleetProfile(index: number, flapPeriodMs: number): AgentProfile 
   return { ...(FLEET[index % FLEET.length] as (typeof FLEET)[number]), mode: 'normal', flapPeriodMs };
 }
 
-/** mulberry32: a small seeded PRNG, so `--seed` replays the same draws. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG, so `--seed` replays the same draws. */
+export { seededRandom } from '../../machines/backoff.js';
 
 export interface Outcome {
   delayMs: number;

@@ -7,6 +7,7 @@
  * from a wrong one (another task's, an abandoned attempt's). Time comes from the clock given (a
  * `SimulatedClock` in tests): slow calls and latency spikes are timers on it, never real sleeps.
  */
+import { seededRandom } from '../../machines/backoff.js';
 import type { AgentSpec, CallContext, Clock } from '../../src/index.js';
 
 export type FaultKind =
@@ -73,17 +74,8 @@ export interface CallRecord {
   ctx: CallContext;
 }
 
-/** mulberry32: a small, fast, seedable PRNG with good enough statistics for test plans. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small, fast, seedable PRNG (the breakers' own jitter generator) for test plans. */
+export const prng: (seed: number) => () => number = seededRandom;
 
 /** Mixes two integers into a seed (for per-agent sequences). */
 export function mixSeed(a: number, b: number): number {

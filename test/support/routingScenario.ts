@@ -10,6 +10,7 @@
  */
 import type fc from 'fast-check';
 import { SimulatedClock } from 'xstate';
+import { seededRandom } from '../../machines/backoff.js';
 import type { Breaker } from '../../src/circuitBreaker.js';
 import {
   AllAgentsFailedError,
@@ -202,18 +203,6 @@ const isBenign = (error: unknown): boolean =>
 
 /** Lets every promise continuation run (one macrotask turn drains the microtask queue). */
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** A small seeded PRNG (mulberry32) standing in for `Math.random` during a run. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface ScenarioOptions {
   /** Properties whose violations are not reported (to show that another one catches a bug). */
