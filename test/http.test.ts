@@ -594,4 +594,25 @@ describe('options', () => {
     expect(server.host).toBe('127.0.0.1');
     await expect(serveDashboard(supervisor, { port: server.port })).rejects.toThrow(/EADDRINUSE/);
   });
+
+  it('on loopback answers only loopback host names (no DNS rebinding)', async () => {
+    const { supervisor } = setup();
+    const server = await serve(supervisor);
+    const statusFor = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest(
+          { host: '127.0.0.1', port: server.port, path: '/api/circuit-breaker/health', headers: { host } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    expect(await statusFor(`evil.example:${server.port}`)).toBe(421);
+    expect(await statusFor(`127.0.0.1.evil.example:${server.port}`)).toBe(421);
+    expect(await statusFor(`localhost:${server.port}`)).toBe(200);
+    expect(await statusFor(`127.0.0.1:${server.port}`)).toBe(200);
+  });
 });

@@ -7,6 +7,7 @@ import { checkNumber, optional } from '../validate.js';
 import { createDashboardHandler, type DashboardHandler } from './handler.js';
 import type { DashboardOptions } from './options.js';
 import { resolveDashboardOptions } from './options.js';
+import { sendError } from './respond.js';
 
 export interface ServeDashboardOptions extends DashboardOptions {
   /** TCP port; 0 picks a free one. Default 4400. */
@@ -45,7 +46,16 @@ export async function serveDashboard(
   optional(port, (p) => checkNumber(p, 'port', { min: 0, max: 65_535, integer: true }));
   if (typeof host !== 'string' || host.length === 0) throw new ConfigError('host', host, 'a host name or address');
   const handler = createDashboardHandler(supervisor, handlerOptions);
-  const server = createServer(handler);
+  // On loopback, answer only requests addressed to loopback names: a web page the user visits can
+  // point its own host name at 127.0.0.1 (DNS rebinding) and read the dashboard as same-origin.
+  let allowedHosts: Set<string> | undefined;
+  const server = createServer((req, res) => {
+    if (allowedHosts !== undefined && !allowedHosts.has((req.headers.host ?? '').toLowerCase())) {
+      sendError(res, 421, 'misdirected_request', 'This dashboard answers only on its loopback address');
+      return;
+    }
+    handler(req, res);
+  });
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error) => {
       handler.close();
@@ -58,6 +68,13 @@ export async function serveDashboard(
     });
   });
   const address = server.address() as AddressInfo;
+  if (isLoopback(address.address)) {
+    allowedHosts = new Set(
+      ['127.0.0.1', 'localhost', '[::1]', address.family === 'IPv6' ? `[${address.address}]` : address.address].map(
+        (name) => `${name}:${address.port}`,
+      ),
+    );
+  }
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   let closing: Promise<void> | undefined;
   return {
@@ -75,4 +92,8 @@ export async function serveDashboard(
       return closing;
     },
   };
+}
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address === '::ffff:127.0.0.1';
 }
