@@ -9,8 +9,6 @@ export class Agent {
   draining = false;
   /** The shard its breaker actor lives in once active; -1 while virtual. */
   shard = -1;
-  /** Called when a draining agent's last in-flight call settles. */
-  onDrained: (() => void) | undefined;
 
   constructor(
     readonly id: string,

@@ -6,6 +6,7 @@ import {
   checkId,
   checkKnownKeys,
   checkNumber,
+  checkObject,
   checkOneOf,
   checkPlainObject,
   MAX_TIMER_MS,
@@ -55,7 +56,7 @@ export function validateBreakerOptions(options: unknown, field = ''): asserts op
       throw new ConfigError(at('backoff.maxMs'), maxMs, `a number ≥ backoff.initialMs (${initialMs})`);
   });
   optional(options.clock, (clock) => {
-    checkPlainObjectOrInstance(clock, at('clock'));
+    checkObject(clock, at('clock'));
     checkFunction(clock.setTimeout, at('clock.setTimeout'));
     checkFunction(clock.clearTimeout, at('clock.clearTimeout'));
     checkFunction(clock.now, at('clock.now'));
@@ -78,8 +79,4 @@ function validateTrip(trip: unknown, field: string): void {
   if (trip.window === 'count' && (trip.minimumCalls as number) > (trip.size as number)) {
     throw new ConfigError(`${field}.minimumCalls`, trip.minimumCalls, `an integer ≤ ${field}.size (${trip.size})`);
   }
-}
-
-function checkPlainObjectOrInstance(value: unknown, field: string): asserts value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) throw new ConfigError(field, value, 'an object');
 }

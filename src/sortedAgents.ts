@@ -25,10 +25,6 @@ export class SortedAgents {
     return -(lo + 1);
   }
 
-  has(agent: Agent): boolean {
-    return this.search(agent) >= 0;
-  }
-
   insert(agent: Agent): void {
     const at = this.search(agent);
     if (at >= 0) return;

@@ -8,6 +8,7 @@ import {
   checkId,
   checkKnownKeys,
   checkNumber,
+  checkObject,
   checkOneOf,
   checkPlainObject,
   MAX_TIMER_MS,
@@ -52,7 +53,7 @@ export function validateSupervisorOptions(options: unknown): asserts options is 
   optional(options.onError, (v) => checkFunction(v, 'onError'));
   optional(options.restore, (v) => validateSnapshot(v));
   optional(options.sync, (sync) => {
-    checkPlainObjectOrInstance(sync, 'sync');
+    checkObject(sync, 'sync');
     checkFunction(sync.attach, 'sync.attach');
     checkFunction(sync.publish, 'sync.publish');
     checkFunction(sync.detach, 'sync.detach');
@@ -161,8 +162,4 @@ export function validateAgentIds(
     if (seen.has(id)) throw new ConfigError(`${field}[${i}]`, id, 'an id not already in the list');
     seen.add(id);
   }
-}
-
-function checkPlainObjectOrInstance(value: unknown, field: string): asserts value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) throw new ConfigError(field, value, 'an object');
 }

@@ -45,6 +45,8 @@ export class TaskRun implements Deadline {
   private panic = false;
   private stoppedBySupervisor = false;
   private budgetSpent = false;
+  /** Set when `isFailure` returned false: the caller gets the agent's own error. */
+  private notCounted = false;
   // Raced path only.
   private token = 0;
   private settled = false;
@@ -365,9 +367,6 @@ export class TaskRun implements Deadline {
     if (agent.draining) core.attemptEnded(agent);
     return true;
   }
-
-  /** Set when `isFailure` returned false: the caller gets the agent's own error. */
-  private notCounted = false;
 
   private finalError(error: unknown): unknown {
     this.core.unlink(this);

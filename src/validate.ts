@@ -7,6 +7,11 @@ export function checkPlainObject(value: unknown, field: string): asserts value i
   }
 }
 
+/** Any non-null object, class instances included (a clock, an adapter). */
+export function checkObject(value: unknown, field: string): asserts value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) throw new ConfigError(field, value, 'an object');
+}
+
 /** Rejects keys not in `allowed` (a misspelt option silently ignored is a bug waiting). */
 export function checkKnownKeys(value: Record<string, unknown>, field: string, allowed: readonly string[]): void {
   for (const key of Object.keys(value)) {
