@@ -97,6 +97,11 @@ export interface CircuitBreaker {
    * value) counts as a failure and is rethrown as it was.
    */
   execute<T>(fn: (ctx: CallContext) => T | PromiseLike<T>): Promise<T>;
+  /**
+   * Milliseconds until an open circuit admits a probe, at clock time `now` (default: the
+   * breaker's clock); 0 unless open; null while isolated.
+   */
+  retryAfterMs(now?: number): number | null;
   getMetrics(): BreakerMetrics;
   /** Force open with no automatic recovery until `reset()`. */
   isolate(): void;
@@ -194,7 +199,7 @@ export class Breaker implements CircuitBreaker {
   }
 
   /** Milliseconds until a probe may be admitted; null while isolated. */
-  retryAfterMs(now: number): number | null {
+  retryAfterMs(now: number = this.clock.now()): number | null {
     if (this.state === 'isolated') return null;
     if (this.state !== 'open') return 0;
     const next = this.context.nextProbeAt;

@@ -137,16 +137,12 @@ export function metricsJson(metrics: BreakerMetrics): MetricsJson {
 
 /**
  * Milliseconds until an open circuit admits its next probe, by the supervisor's clock; null when
- * it is not open. Reads the actor's snapshot only for an open breaker, whose actor is always active
- * (reading `actor` of a virtual breaker would wake it).
+ * it is not open.
  */
 export function retryAfterMs(supervisor: Supervisor, agentId: string): number | null {
   const agent = supervisor.getAgent(agentId);
   if (agent === undefined || agent.state !== 'open') return null;
-  const snapshot = agent.breaker.actor.getSnapshot() as { context?: { nextProbeAt?: number | null } } | undefined;
-  const next = snapshot?.context?.nextProbeAt;
-  if (typeof next !== 'number') return null;
-  return Math.max(0, Math.ceil(next - supervisor.clock.now()));
+  return agent.breaker.retryAfterMs(supervisor.clock.now());
 }
 
 export function transitionJson(supervisor: Supervisor, transition: Transition): TransitionJson {
