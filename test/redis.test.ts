@@ -59,6 +59,17 @@ async function rawPubSub(url: string, n: number): Promise<number[]> {
   return delays;
 }
 // Open for the whole test; below backoff.maxMs (60 s), which caps a peer's nextProbeAt ahead of its receipt.
+/** Stops the instances, deletes the run's keys and stops the Redis the suite started, if any. */
+async function tearDown(instances: Instance[], admin: Redis | undefined, namespace: string, server?: RedisServer) {
+  await Promise.all(instances.map((i) => i.stop()));
+  if (admin) {
+    const keys = await admin.keys(`${namespace}:*`);
+    if (keys.length > 0) await admin.del(...keys);
+    await admin.quit();
+  }
+  await server?.stop();
+}
+
 const LONG = { failureThreshold: 1, backoff: { initialMs: 30_000 } };
 const SHORT = { failureThreshold: 1, backoff: { initialMs: 150, multiplier: 1 }, halfOpenMaxCalls: 3 };
 
@@ -103,15 +114,7 @@ describe.skipIf(!availability.ok)('breakerbox/redis: three supervisor processes 
     instances.push(a, b, c);
   });
 
-  afterAll(async () => {
-    await Promise.all(instances.map((i) => i.stop()));
-    if (admin) {
-      const keys = await admin.keys(`${namespace}:*`);
-      if (keys.length > 0) await admin.del(...keys);
-      await admin.quit();
-    }
-    await server?.stop();
-  });
+  afterAll(() => tearDown(instances, admin, namespace, server));
 
   it('a trip in one instance opens the agent in the others, with the same nextProbeAt (delay measured)', async () => {
     const delays: number[] = [];
@@ -252,15 +255,7 @@ describe.skipIf(!availability.ok)('breakerbox/redis: the quorum', () => {
     instances.push(...(await Promise.all(['A', 'B', 'C'].map((id) => Instance.start({ ...options, instanceId: id })))));
   });
 
-  afterAll(async () => {
-    await Promise.all(instances.map((i) => i.stop()));
-    if (admin) {
-      const keys = await admin.keys(`${namespace}:*`);
-      if (keys.length > 0) await admin.del(...keys);
-      await admin.quit();
-    }
-    await server?.stop();
-  });
+  afterAll(() => tearDown(instances, admin, namespace, server));
 
   it('opens cluster-wide only when 2 instances saw the agent trip within the window', async () => {
     const [a, b, c] = instances as [Instance, Instance, Instance];
