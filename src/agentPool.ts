@@ -13,6 +13,8 @@ export class AgentPool {
   readonly ordered = new SortedAgents();
   readonly routable = new SortedAgents();
   readonly counts: Record<BreakerState, number> = { closed: 0, open: 0, half_open: 0, isolated: 0 };
+  /** Bumped by every change above (an agent added, removed, draining, or changing state). */
+  version = 0;
   private nextSeq = 0;
 
   get size(): number {
@@ -25,6 +27,7 @@ export class AgentPool {
   }
 
   add(agent: Agent): void {
+    this.version++;
     this.byId.set(agent.id, agent);
     this.ordered.insert(agent);
     this.counts[agent.breaker.state]++;
@@ -33,6 +36,7 @@ export class AgentPool {
 
   delete(agent: Agent): void {
     if (this.byId.get(agent.id) !== agent) return;
+    this.version++;
     this.byId.delete(agent.id);
     this.ordered.remove(agent);
     this.routable.remove(agent);
@@ -42,12 +46,14 @@ export class AgentPool {
   /** Keeps the lists and counts in step with a breaker's state change. */
   stateChanged(agent: Agent, from: BreakerState, to: BreakerState): void {
     if (this.byId.get(agent.id) !== agent) return;
+    this.version++;
     this.counts[from]--;
     this.counts[to]++;
     this.refreshRoutable(agent);
   }
 
   refreshRoutable(agent: Agent): void {
+    this.version++;
     if (agent.routable) this.routable.insert(agent);
     else this.routable.remove(agent);
   }

@@ -29,10 +29,11 @@ import {
 import { validateBreakerOptions } from './breakerOptions.js';
 import { AttemptContext, type CallContext } from './callContext.js';
 import { isoTime, realClock } from './clock.js';
-import { BreakerboxError, CircuitOpenError, ConfigError, withoutStack } from './errors.js';
+import { BreakerboxError, type CircuitOpenError, ConfigError, withoutStack } from './errors.js';
 import { FailureWindow } from './failureWindow.js';
 import { LatencyHistogram } from './latencyHistogram.js';
 import { describeReason } from './reason.js';
+import { rejectLater } from './rejectLater.js';
 import type { AgentSnapshot } from './snapshot.js';
 
 export type { BreakerState };
@@ -209,7 +210,7 @@ export class Breaker implements CircuitBreaker {
   /** The error for a rejected admission, without a stack trace (it is the hot path of an outage). */
   rejection(now: number): CircuitOpenError {
     const retryAfter = this.retryAfterMs(now);
-    return withoutStack(() => new CircuitOpenError(this.id, this.state, retryAfter));
+    return withoutStack.circuitOpen(this.id, this.state, retryAfter);
   }
 
   /** A call admitted in `generation` succeeded after `durationMs`. */
@@ -254,13 +255,22 @@ export class Breaker implements CircuitBreaker {
     this.histogram.record(durationMs);
   }
 
-  async execute<T>(fn: (ctx: CallContext) => T | PromiseLike<T>): Promise<T> {
-    if (this.stopped) throw new BreakerboxError(`Circuit breaker ${this.id} is stopped`);
-    if (typeof fn !== 'function') throw new ConfigError('fn', fn, 'a function'); // not the agent's failure
-    const clock = this.clock;
-    const startedAt = clock.now();
+  execute<T>(fn: (ctx: CallContext) => T | PromiseLike<T>): Promise<T> {
+    if (this.stopped) return Promise.reject(new BreakerboxError(`Circuit breaker ${this.id} is stopped`));
+    if (typeof fn !== 'function') return Promise.reject(new ConfigError('fn', fn, 'a function')); // not the agent's failure
+    const startedAt = this.clock.now();
     const generation = this.admit(startedAt);
-    if (generation === NOT_ADMITTED) throw this.rejection(startedAt);
+    // Not an `async` function: a rejection thrown there is one the caller has no handler for yet.
+    if (generation === NOT_ADMITTED) return rejectLater(this.rejection(startedAt));
+    return this.runAdmitted(fn, generation, startedAt);
+  }
+
+  private async runAdmitted<T>(
+    fn: (ctx: CallContext) => T | PromiseLike<T>,
+    generation: number,
+    startedAt: number,
+  ): Promise<T> {
+    const clock = this.clock;
     this.inFlight++;
     let value: T;
     try {

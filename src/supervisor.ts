@@ -18,16 +18,10 @@ import { AttemptContext, type CallContext, type SignalRegistry } from './callCon
 import { Breaker, type BreakerHost, type BreakerMetrics, type Transition } from './circuitBreaker.js';
 import { isoTime, pauseRealClock, realClock } from './clock.js';
 import { DeadlineQueue } from './deadlineQueue.js';
-import {
-  AllAgentsFailedError,
-  type AttemptRecord,
-  BreakerboxError,
-  ConfigError,
-  SupervisorStoppedError,
-  withoutStack,
-} from './errors.js';
+import { type AttemptRecord, BreakerboxError, ConfigError, SupervisorStoppedError, withoutStack } from './errors.js';
 import { RingBuffer } from './failureLog.js';
 import { type Inspection, startInspection } from './inspection.js';
+import { rejectLater } from './rejectLater.js';
 import { RetryBudget } from './retryBudget.js';
 import { createRoutingPolicy } from './routing/index.js';
 import type { RoutingPolicy } from './routing/policy.js';
@@ -336,16 +330,30 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost, SignalR
    */
   private rejectNoAgent(): Promise<never> {
     const taskId = `task-${++this.taskCounter}`;
-    const rejected: AttemptRecord[] = [];
-    this.listRejected(undefined, undefined, rejected, this.maxAttempts, undefined);
+    let outage = this.outage;
+    if (outage === undefined || outage.poolVersion !== this.pool.version) {
+      const rejected: AttemptRecord[] = [];
+      this.listRejected(undefined, undefined, rejected, this.maxAttempts, undefined);
+      const listed = rejected.map((record) => this.pool.byId.get(record.agentId) as Agent);
+      outage = { poolVersion: this.pool.version, attempts: Object.freeze(rejected.map((record) => Object.freeze(record))), listed };
+      this.outage = outage;
+    } else {
+      for (const agent of outage.listed) agent.breaker.totalRejections++;
+    }
     this.tasksRejected++;
-    return Promise.reject(withoutStack(() => new AllAgentsFailedError(taskId, rejected)));
+    return rejectLater(withoutStack.allAgentsFailed(taskId, outage.attempts));
   }
+
+  /**
+   * What `rejectNoAgent` lists, kept until the pool changes: an outage rejects every task with
+   * the same agents and reasons, so they share one frozen list.
+   */
+  private outage: { poolVersion: number; attempts: readonly AttemptRecord[]; listed: readonly Agent[] } | undefined;
 
   private rejectStopped(taskId: string | undefined): Promise<never> {
     this.tasksRejected++;
     const detail = this.phase === 'draining' ? 'the supervisor is stopping' : 'the supervisor is stopped';
-    return Promise.reject(new SupervisorStoppedError(taskId ?? `task-${++this.taskCounter}`, detail));
+    return rejectLater(withoutStack.supervisorStopped(taskId ?? `task-${++this.taskCounter}`, detail));
   }
 
   // ─── SupervisorCore: what tasks call back ───────────────────────────────────────────────────
@@ -441,7 +449,7 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost, SignalR
       if (!wasRefused) agent.breaker.totalRejections++;
       into.push({
         agentId: agent.id,
-        reason: agent.draining ? 'draining' : wasRefused ? `${state}: no probe permit` : `circuit ${state}`,
+        reason: agent.draining ? 'draining' : wasRefused ? NO_PERMIT_REASON[state] : CIRCUIT_REASON[state],
         kind: 'rejected',
         durationMs: 0,
       });
@@ -805,3 +813,17 @@ export function createSupervisor<TTask = unknown, TResult = unknown>(
   validateSupervisorOptions(options);
   return new SupervisorImpl(options as SupervisorOptions) as unknown as Supervisor<TTask, TResult>;
 }
+
+// An outage lists every agent of every rejected task: the same few strings, built once.
+const CIRCUIT_REASON: Record<BreakerState, string> = {
+  closed: 'circuit closed',
+  open: 'circuit open',
+  half_open: 'circuit half_open',
+  isolated: 'circuit isolated',
+};
+const NO_PERMIT_REASON: Record<BreakerState, string> = {
+  closed: 'closed: no probe permit',
+  open: 'open: no probe permit',
+  half_open: 'half_open: no probe permit',
+  isolated: 'isolated: no probe permit',
+};

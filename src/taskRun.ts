@@ -13,7 +13,7 @@ import { AttemptContext } from './callContext.js';
 import { NOT_ADMITTED } from './circuitBreaker.js';
 import type { Deadline } from './deadlineQueue.js';
 import {
-  AllAgentsFailedError,
+  type AllAgentsFailedError,
   type AttemptKind,
   type AttemptRecord,
   AttemptTimeoutError,
@@ -387,9 +387,7 @@ export class TaskRun implements Deadline {
     core.unlink(this);
     if (this.stoppedBySupervisor || core.phase === 'stopped') {
       core.tasksRejected++;
-      return withoutStack(
-        () => new SupervisorStoppedError(this.taskId, 'the supervisor stopped before the task finished'),
-      );
+      return withoutStack.supervisorStopped(this.taskId, 'the supervisor stopped before the task finished');
     }
     const attempts = this.attempts ?? [];
     if (attempts.length > 0) core.tasksFailed++;
@@ -402,7 +400,7 @@ export class TaskRun implements Deadline {
     }
     if (core.streams.decisions.observed && attempts.length === 0)
       core.explain(this, undefined, this.candidates, this.panic, 1);
-    return withoutStack(() => new AllAgentsFailedError(this.taskId, listed));
+    return withoutStack.allAgentsFailed(this.taskId, listed);
   }
 }
 

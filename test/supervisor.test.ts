@@ -147,6 +147,26 @@ describe('the seed flows through the supervisor', () => {
     await supervisor.stop();
   });
 
+  it('with every circuit open, each rejection names the agents as they are now and counts on each', async () => {
+    const { supervisor, agents } = pool(2, { breaker: { failureThreshold: 1 } });
+    supervisor.isolate('agent-1');
+    supervisor.isolate('agent-2');
+    const reasons = async () =>
+      ((await supervisor.route('t').catch((e) => e)) as AllAgentsFailedError).attempts.map((a) => a.reason);
+    expect(await reasons()).toEqual(['circuit isolated', 'circuit isolated']);
+    expect(await reasons()).toEqual(['circuit isolated', 'circuit isolated']);
+    // agent-1 leaves isolation and trips on its next call: the list must follow (it is reused
+    // between rejections only while no agent changes).
+    supervisor.reset('agent-1');
+    (agents[0] as ReturnType<typeof scriptedAgent>).healthy = false;
+    await supervisor.route('t').catch(() => undefined);
+    expect(await reasons()).toEqual(['circuit open', 'circuit isolated']);
+    const rejections = supervisor.getAllMetrics().map((m) => m.metrics.totalRejections);
+    // agent-1: twice isolated, once open (the task that tripped it ran on it); agent-2: all four tasks
+    expect(rejections).toEqual([3, 4]);
+    await supervisor.stop();
+  });
+
   it('retries a tried agent when no untried one is left (the seed’s max_retries)', async () => {
     const { supervisor, agents } = pool(1);
     const a1 = agents[0] as ReturnType<typeof scriptedAgent>;
