@@ -335,7 +335,11 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost, SignalR
       const rejected: AttemptRecord[] = [];
       this.listRejected(undefined, undefined, rejected, this.maxAttempts, undefined);
       const listed = rejected.map((record) => this.pool.byId.get(record.agentId) as Agent);
-      outage = { poolVersion: this.pool.version, attempts: Object.freeze(rejected.map((record) => Object.freeze(record))), listed };
+      outage = {
+        poolVersion: this.pool.version,
+        attempts: Object.freeze(rejected.map((record) => Object.freeze(record))),
+        listed,
+      };
       this.outage = outage;
     } else {
       for (const agent of outage.listed) agent.breaker.totalRejections++;

@@ -73,34 +73,37 @@ const cases = [
   },
 ] as const;
 
-describe.each(cases)('the rejection of $what, built without a stack', ({ reject, ErrorClass, code, message, fields }) => {
-  it('is an instance of its class, of BreakerboxError and of Error, with its name, code and message', async () => {
-    const error = await reject();
-    expect(error).toBeInstanceOf(ErrorClass);
-    expect(error).toBeInstanceOf(BreakerboxError);
-    expect(error).toBeInstanceOf(Error);
-    expect(error.name).toBe(ErrorClass.name);
-    expect((error as BreakerboxError).code).toBe(code);
-    expect(error.message).toBe(message);
-    expect(String(error)).toBe(`${ErrorClass.name}: ${message}`);
-  });
+describe.each(cases)(
+  'the rejection of $what, built without a stack',
+  ({ reject, ErrorClass, code, message, fields }) => {
+    it('is an instance of its class, of BreakerboxError and of Error, with its name, code and message', async () => {
+      const error = await reject();
+      expect(error).toBeInstanceOf(ErrorClass);
+      expect(error).toBeInstanceOf(BreakerboxError);
+      expect(error).toBeInstanceOf(Error);
+      expect(error.name).toBe(ErrorClass.name);
+      expect((error as BreakerboxError).code).toBe(code);
+      expect(error.message).toBe(message);
+      expect(String(error)).toBe(`${ErrorClass.name}: ${message}`);
+    });
 
-  it('prints like an error: a one-line stack, as inspect shows it; its own keys are its fields', async () => {
-    const error = await reject();
-    expect(error.stack).toBe(`${ErrorClass.name}: ${message}`);
-    expect(inspect(error)).toMatch(new RegExp(`^\\[${ErrorClass.name}: `));
-    expect(Object.keys(error)).toEqual(fields);
-  });
+    it('prints like an error: a one-line stack, as inspect shows it; its own keys are its fields', async () => {
+      const error = await reject();
+      expect(error.stack).toBe(`${ErrorClass.name}: ${message}`);
+      expect(inspect(error)).toMatch(new RegExp(`^\\[${ErrorClass.name}: `));
+      expect(Object.keys(error)).toEqual(fields);
+    });
 
-  it('takes an assigned message and stack, as a native error does (strict mode would throw otherwise)', async () => {
-    const error = await reject();
-    error.message = `wrapped: ${error.message}`;
-    error.stack = 'custom stack';
-    expect(error.message).toBe(`wrapped: ${message}`);
-    expect(error.stack).toBe('custom stack');
-    expect(String(error)).toBe(`${ErrorClass.name}: wrapped: ${message}`);
-  });
-});
+    it('takes an assigned message and stack, as a native error does (strict mode would throw otherwise)', async () => {
+      const error = await reject();
+      error.message = `wrapped: ${error.message}`;
+      error.stack = 'custom stack';
+      expect(error.message).toBe(`wrapped: ${message}`);
+      expect(error.stack).toBe('custom stack');
+      expect(String(error)).toBe(`${ErrorClass.name}: wrapped: ${message}`);
+    });
+  },
+);
 
 describe('errors built with their constructor', () => {
   it('keep a native stack and compute the same message', () => {
