@@ -25,6 +25,7 @@ import { rejectLater } from './rejectLater.js';
 import { RetryBudget } from './retryBudget.js';
 import { createRoutingPolicy } from './routing/index.js';
 import type { RoutingPolicy } from './routing/policy.js';
+import { indexScheduledEvents } from './scheduledEventIndex.js';
 import { type AgentSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type SupervisorSnapshot } from './snapshot.js';
 import type { SupervisorCore } from './supervisorCore.js';
 import {
@@ -152,6 +153,7 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost, SignalR
       clock: this.clock,
       ...(inspection ? { inspect: (event) => inspection.inspect(event) } : {}),
     });
+    indexScheduledEvents(this.root.system);
     // Principle 5: an unobserved actor error is rethrown from a timer and exits the process.
     this.root.subscribe({ error: (error) => this.reportError(error, 'supervisor actor') });
     this.root.on('breakerError', (event) => this.reportError(event.error, `breaker ${event.agentId}`));
@@ -552,20 +554,6 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost, SignalR
     });
   }
 
-  /**
-   * Cancels every breaker's pending timer one by one before the actors stop: stopping an actor
-   * makes XState scan every scheduled event of the system, so 10,000 open circuits took 35 s to
-   * stop (O(n²)); with the schedule emptied first each scan is short.
-   */
-  private cancelBreakerTimers(): void {
-    const scheduler = this.root.system.scheduler;
-    for (const agent of this.pool.ordered.items) {
-      const breaker = agent.breaker;
-      if (!breaker.isActive || (breaker.state !== 'open' && breaker.state !== 'half_open')) continue;
-      for (const id of BREAKER_TIMER_IDS) scheduler.cancel(breaker.actor, id);
-    }
-  }
-
   /** Drops a drained agent: out of the pool, its actor stopped. */
   private forget(agent: Agent): void {
     this.pool.delete(agent);
@@ -727,7 +715,6 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost, SignalR
           run = next;
         }
         this.phase = 'stopped';
-        this.cancelBreakerTimers();
         this.root.send({ type: 'DRAINED' });
         this.deadlines.clear();
         pauseRealClock();
@@ -761,13 +748,6 @@ function rootMachineFor(sync: BreakerSync | undefined): typeof supervisorMachine
   const shard = breakerShardMachine.provide({ actors: { circuitBreaker: breaker } });
   return supervisorMachine.provide({ actors: { breakerShard: shard } });
 }
-
-/** The ids XState gives the breaker's delayed transitions (`xstate.after.backoff.circuitBreaker.open`). */
-const BREAKER_TIMER_IDS = ['open', 'half_open'].flatMap((state) =>
-  circuitBreakerMachine
-    .getStateNodeById(`${circuitBreakerMachine.id}.${state}`)
-    .after.map((transition) => String(transition.eventType)),
-);
 
 /** Runs a continuation now, as a settled promise (a synchronous agent, or a synchronous throw). */
 function settleNow(continuation: (value: unknown) => unknown, value: unknown): Promise<unknown> {
