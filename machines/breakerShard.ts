@@ -16,7 +16,9 @@ export const breakerActorId = (agentId: string): string => `breaker:${agentId}`;
 
 export type BreakerShardEvent =
   | { type: 'ACTIVATE_BREAKER'; agentId: string; input: BreakerInput }
-  | { type: 'DEACTIVATE_BREAKER'; agentId: string };
+  | { type: 'DEACTIVATE_BREAKER'; agentId: string }
+  /** The supervisor stops: stop every breaker, newest first (see the supervisor's `stopShards`). */
+  | { type: 'STOP_BREAKERS' };
 
 export const breakerShardMachine = setup({
   types: {
@@ -33,6 +35,10 @@ export const breakerShardMachine = setup({
     stopBreaker: enqueueActions(({ enqueue, event }) => {
       if (event.type === 'DEACTIVATE_BREAKER') enqueue.stopChild(breakerActorId(event.agentId));
     }),
+    stopAllBreakers: enqueueActions(({ enqueue, self }) => {
+      const ids = Object.keys(self.getSnapshot().children);
+      for (let i = ids.length - 1; i >= 0; i--) enqueue.stopChild(ids[i] as string);
+    }),
     /** A breaker failed (a bug): tell the supervisor rather than let XState rethrow it in a timer. */
     reportBreakerError: sendParent(({ event }) => ({
       type: 'BREAKER_ERROR' as const,
@@ -45,6 +51,7 @@ export const breakerShardMachine = setup({
   on: {
     ACTIVATE_BREAKER: { actions: 'spawnBreaker' },
     DEACTIVATE_BREAKER: { actions: 'stopBreaker' },
+    STOP_BREAKERS: { actions: 'stopAllBreakers' },
     'xstate.error.actor.*': { actions: 'reportBreakerError' },
   },
 });

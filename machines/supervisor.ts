@@ -50,9 +50,17 @@ export const supervisorMachine = setup({
       agentId: event.type === 'BREAKER_ERROR' ? event.agentId : '',
       error: event.type === 'BREAKER_ERROR' ? event.error : undefined,
     })),
-    /** Stops every shard, and with them every breaker actor and its timers. */
+    /**
+     * Stops every shard, and with them every breaker actor and its timers. Last spawned first:
+     * each stop copies the parent's children object minus the stopped child, and removing the
+     * newest key keeps that copy cheap (removing the oldest turns it into a slow dictionary copy,
+     * ~1 s for 10,000 breakers). Each shard is told to stop its breakers the same way first.
+     */
     stopShards: enqueueActions(({ enqueue, context }) => {
-      for (let i = 0; i < context.shardCount; i++) enqueue.stopChild(shardId(i));
+      for (let i = context.shardCount - 1; i >= 0; i--) {
+        enqueue.sendTo(shardId(i), { type: 'STOP_BREAKERS' });
+        enqueue.stopChild(shardId(i));
+      }
     }),
     forgetShards: assign({ shardCount: 0 }),
   },
