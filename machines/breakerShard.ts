@@ -14,8 +14,16 @@ import { type BreakerInput, circuitBreakerMachine } from './circuitBreaker.js';
  */
 export const breakerActorId = (agentId: string): string => `breaker:${agentId}`;
 
+/** One breaker to spawn: its agent (the actor's `systemId`) and the machine's input. */
+export interface BreakerActivation {
+  agentId: string;
+  input: BreakerInput;
+}
+
 export type BreakerShardEvent =
   | { type: 'ACTIVATE_BREAKER'; agentId: string; input: BreakerInput }
+  /** Many at once: one event per shard instead of two per breaker (eager actors). */
+  | { type: 'ACTIVATE_BREAKERS'; breakers: readonly BreakerActivation[] }
   | { type: 'DEACTIVATE_BREAKER'; agentId: string }
   /** The supervisor stops: stop every breaker, newest first (see the supervisor's `stopShards`). */
   | { type: 'STOP_BREAKERS' };
@@ -27,10 +35,13 @@ export const breakerShardMachine = setup({
   actors: { circuitBreaker: circuitBreakerMachine },
   actions: {
     spawnBreaker: enqueueActions(({ enqueue, event, self }) => {
-      if (event.type !== 'ACTIVATE_BREAKER') return;
-      const id = breakerActorId(event.agentId);
-      if (Object.hasOwn(self.getSnapshot().children, id)) return; // already active
-      enqueue.spawnChild('circuitBreaker', { id, systemId: event.agentId, input: event.input });
+      if (event.type !== 'ACTIVATE_BREAKER' && event.type !== 'ACTIVATE_BREAKERS') return;
+      const children = self.getSnapshot().children;
+      for (const { agentId, input } of event.type === 'ACTIVATE_BREAKER' ? [event] : event.breakers) {
+        const id = breakerActorId(agentId);
+        if (Object.hasOwn(children, id)) continue; // already active
+        enqueue.spawnChild('circuitBreaker', { id, systemId: agentId, input });
+      }
     }),
     stopBreaker: enqueueActions(({ enqueue, event }) => {
       if (event.type === 'DEACTIVATE_BREAKER') enqueue.stopChild(breakerActorId(event.agentId));
@@ -50,6 +61,7 @@ export const breakerShardMachine = setup({
   id: 'breakerShard',
   on: {
     ACTIVATE_BREAKER: { actions: 'spawnBreaker' },
+    ACTIVATE_BREAKERS: { actions: 'spawnBreaker' },
     DEACTIVATE_BREAKER: { actions: 'stopBreaker' },
     STOP_BREAKERS: { actions: 'stopAllBreakers' },
     'xstate.error.actor.*': { actions: 'reportBreakerError' },

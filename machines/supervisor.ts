@@ -4,12 +4,15 @@
  * phase and the breakers' snapshots (DESIGN principle 1).
  */
 import { assign, emit, enqueueActions, setup } from 'xstate';
+import type { BreakerActivation } from './breakerShard.js';
 import { breakerShardMachine } from './breakerShard.js';
 import type { BreakerInput } from './circuitBreaker.js';
 
 export type SupervisorEvent =
   /** Activate an agent's breaker actor in shard `shard` (spawned when first needed). */
   | { type: 'ACTIVATE_BREAKER'; shard: number; agentId: string; input: BreakerInput }
+  /** Activate many breakers of one shard in one event (a supervisor created with eager actors). */
+  | { type: 'ACTIVATE_BREAKERS'; shard: number; breakers: readonly BreakerActivation[] }
   | { type: 'DEACTIVATE_BREAKER'; shard: number; agentId: string }
   /** A breaker actor failed; reported, never rethrown. */
   | { type: 'BREAKER_ERROR'; agentId: string; error: unknown }
@@ -34,12 +37,17 @@ export const supervisorMachine = setup({
   actors: { breakerShard: breakerShardMachine },
   actions: {
     activateBreaker: enqueueActions(({ enqueue, event, context }) => {
-      if (event.type !== 'ACTIVATE_BREAKER') return;
+      if (event.type !== 'ACTIVATE_BREAKER' && event.type !== 'ACTIVATE_BREAKERS') return;
       if (event.shard >= context.shardCount) {
         for (let i = context.shardCount; i <= event.shard; i++) enqueue.spawnChild('breakerShard', { id: shardId(i) });
         enqueue.assign({ shardCount: event.shard + 1 });
       }
-      enqueue.sendTo(shardId(event.shard), { type: 'ACTIVATE_BREAKER', agentId: event.agentId, input: event.input });
+      enqueue.sendTo(
+        shardId(event.shard),
+        event.type === 'ACTIVATE_BREAKER'
+          ? { type: 'ACTIVATE_BREAKER', agentId: event.agentId, input: event.input }
+          : { type: 'ACTIVATE_BREAKERS', breakers: event.breakers },
+      );
     }),
     deactivateBreaker: enqueueActions(({ enqueue, event, context }) => {
       if (event.type !== 'DEACTIVATE_BREAKER' || event.shard >= context.shardCount) return;
@@ -75,6 +83,7 @@ export const supervisorMachine = setup({
     running: {
       on: {
         ACTIVATE_BREAKER: { actions: 'activateBreaker' },
+        ACTIVATE_BREAKERS: { actions: 'activateBreaker' },
         DEACTIVATE_BREAKER: { actions: 'deactivateBreaker' },
         STOP: 'draining',
       },
@@ -83,6 +92,7 @@ export const supervisorMachine = setup({
     draining: {
       on: {
         ACTIVATE_BREAKER: { actions: 'activateBreaker' },
+        ACTIVATE_BREAKERS: { actions: 'activateBreaker' },
         DEACTIVATE_BREAKER: { actions: 'deactivateBreaker' },
         DRAINED: 'stopped',
       },

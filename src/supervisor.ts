@@ -160,7 +160,8 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost, SignalR
     this.root.start();
 
     for (const entry of options.restore?.agents ?? []) this.pendingRestore.set(entry.id, entry);
-    for (const spec of options.agents ?? []) this.register(spec);
+    const agents = (options.agents ?? []).map((spec) => this.register(spec, false));
+    if (this.eagerActors) this.activateAll(agents);
     if (this.sync) {
       const sync = this.sync;
       this.contain('sync.attach', () =>
@@ -471,13 +472,15 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost, SignalR
       throw new BreakerboxError(`Agent ${breaker.id} is no longer registered`);
     }
     if (this.phase === 'stopped') throw new BreakerboxError('The supervisor is stopped');
-    agent.shard = Math.floor(this.activated++ / this.shardSize);
-    this.root.send({
-      type: 'ACTIVATE_BREAKER',
-      shard: agent.shard,
-      agentId: agent.id,
-      input: { agentId: agent.id, options: breaker.options, now: this.clock.now() },
-    });
+    if (agent.shard < 0) {
+      agent.shard = Math.floor(this.activated++ / this.shardSize);
+      this.root.send({
+        type: 'ACTIVATE_BREAKER',
+        shard: agent.shard,
+        agentId: agent.id,
+        input: { agentId: agent.id, options: breaker.options, now: this.clock.now() },
+      });
+    } // else spawned by activateAll, which then asks for it here
     const ref = this.root.system.get(agent.id) as AnyActorRef | undefined;
     if (ref === undefined) throw new BreakerboxError(`The breaker actor of ${agent.id} could not be activated`);
     return ref;
@@ -505,15 +508,43 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost, SignalR
     this.reportError(error, `breaker ${breaker.id}`);
   }
 
+  /**
+   * Activates many breaker actors with one event per shard instead of two per breaker (the root's
+   * and the shard's): a supervisor created with eager actors, or with inspection on.
+   */
+  private activateAll(agents: readonly Agent[]): void {
+    const pending = agents.filter((agent) => !agent.breaker.isActive);
+    const now = this.clock.now();
+    for (let i = 0; i < pending.length; ) {
+      const shard = Math.floor(this.activated / this.shardSize);
+      const batch = pending.slice(i, i + this.shardSize - (this.activated % this.shardSize));
+      i += batch.length;
+      this.activated += batch.length;
+      for (const agent of batch) agent.shard = shard;
+      this.root.send({
+        type: 'ACTIVATE_BREAKERS',
+        shard,
+        breakers: batch.map(({ id, breaker }) => ({
+          agentId: id,
+          input: { agentId: id, options: breaker.options, now },
+        })),
+      });
+    }
+    for (const agent of pending) agent.breaker.actor; // each breaker subscribes to its spawned actor
+  }
+
   // ─── agents ─────────────────────────────────────────────────────────────────────────────────
 
-  private register(spec: {
-    id: string;
-    run?: RunFunction;
-    priority?: number;
-    weight?: number;
-    breaker?: AgentSpec['breaker'];
-  }): Agent {
+  private register(
+    spec: {
+      id: string;
+      run?: RunFunction;
+      priority?: number;
+      weight?: number;
+      breaker?: AgentSpec['breaker'];
+    },
+    activateNow = true,
+  ): Agent {
     const seq = this.pool.takeSeq();
     const options = spec.breaker ? { ...this.breakerDefaults, ...spec.breaker, id: spec.id } : this.breakerDefaults;
     const policy = spec.breaker ? resolveBreakerPolicy(options) : this.defaultPolicy;
@@ -525,7 +556,7 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost, SignalR
       this.pendingRestore.delete(spec.id);
       breaker.restore(restored);
     }
-    if (this.eagerActors) breaker.actor;
+    if (this.eagerActors && activateNow) breaker.actor;
     this.streams.changes.next();
     return agent;
   }

@@ -556,6 +556,30 @@ describe('observables', () => {
   });
 });
 
+describe('eager actors', () => {
+  it('activates every breaker actor at creation, in shards, each wired to its breaker', async () => {
+    const { supervisor, agents } = pool(7, { eagerActors: true, shardSize: 3, breaker: { failureThreshold: 1 } });
+    const shards = Object.keys(supervisor.actor.getSnapshot().children);
+    expect(shards).toEqual(['shard-0', 'shard-1', 'shard-2']);
+    for (const { id } of agents) {
+      const actor = supervisor.actor.system.get(id);
+      expect(actor?.getSnapshot().value).toBe('closed');
+      expect(supervisor.getAgent(id)?.breaker.actor).toBe(actor); // the breaker reads this actor
+    }
+    // A failure goes through the spawned actor and the pool follows it.
+    (agents[6] as ReturnType<typeof scriptedAgent>).healthy = false;
+    await supervisor.route('t', { agents: ['agent-7'] }).catch(() => undefined);
+    expect(supervisor.actor.system.get('agent-7')?.getSnapshot().value).toBe('open');
+    expect(supervisor.getHealthStatus().openCircuits).toBe(1);
+    // An agent added later is activated on its own, in the next free shard slot.
+    supervisor.addAgent({ id: 'late', run: async () => 'ok' });
+    expect(supervisor.actor.system.get('late')?.getSnapshot().value).toBe('closed');
+    expect(Object.keys(supervisor.actor.getSnapshot().children)).toEqual(['shard-0', 'shard-1', 'shard-2']);
+    await supervisor.stop();
+    expect(supervisor.actor.system.get('agent-1')).toBeUndefined(); // stopped and unregistered
+  });
+});
+
 describe('stop', () => {
   it('rejects new tasks with SupervisorStoppedError and leaves no timer behind', async () => {
     const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
