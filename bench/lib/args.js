@@ -42,6 +42,6 @@ export function budget(quick) {
         scaleReps: 3,
         openAt: 100000,
         timerCircuits: 10000,
-        timerScenarios: ['none', 'full', 'full-seeded', 'full-seeded-5s'],
+        timerScenarios: ['none', 'full', 'full-5s'],
       };
 }

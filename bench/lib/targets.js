@@ -97,11 +97,21 @@ export function evaluateTargets({ micro, checks, scale, eager, timers, fullSizes
     );
   }
   const full = timers?.scenarios.find((r) => r.scenario === 'full');
+  const full5s = timers?.scenarios.find((r) => r.scenario === 'full-5s');
   out.push(
     target(
       'jitter-window',
-      "jitter 'full': busiest 100 ms ≤ 5% of first probes",
+      "jitter 'full', 1 s backoff: busiest 100 ms ≤ 5% of first probes",
       full?.busiestWindow.share,
+      0.05,
+      'share',
+      // Ten 100 ms windows cover the 1 s a full jitter draws from: one holds ≥ 10%, whatever the draw.
+      { note: 'floor 10% at 1 s' },
+    ),
+    target(
+      'jitter-window-5s',
+      "jitter 'full', 5 s backoff: busiest 100 ms ≤ 5% of first probes",
+      full5s?.busiestWindow.share,
       0.05,
       'share',
     ),

@@ -13,15 +13,16 @@
  * arriving on sockets would, so timers due during the opening phase are not held back by one long
  * synchronous loop of the harness's own making (at most one slice, ≤ ~1 ms plus one open).
  *
- * The supervisor's `stop()` afterwards (N active actors, each with a pending timer) is timed in the
- * first scenario.
+ * The supervisor's `stop()` afterwards (N active actors, each half-open with a pending timer and a
+ * probe-lease child) is timed in every scenario.
  *
  * Event-loop delay is recorded during each scenario and for 1 s of idling before them: on a shared
  * machine, that floor says how much lateness the OS scheduler alone adds.
  *
  * Scenarios: `none` (no jitter, the default 1 s backoff); `full` (`backoff.jitter: 'full'` set on
- * the supervisor, as a user would write it); `full-seeded` (the same, each agent with its own
- * `jitterSeed`); `full-seeded-5s` (that, with a 5 s initial backoff).
+ * the supervisor, as a user would write it; each breaker draws from its own sequence, seeded from
+ * `jitterSeed` and its agent id); `full-5s` (the same with a 5 s initial backoff: over 1 s, ten
+ * 100 ms windows hold every probe, so one holds ≥ 10% whatever the draw).
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { breakerbox } from '../lib/breakerbox.js';
@@ -34,30 +35,19 @@ export const WINDOW_MS = 100;
 const SLICE_MS = 1;
 
 const SCENARIOS = {
-  none: { jitter: 'none', initialMs: 1000, seeded: false, label: 'no jitter, 1 s backoff' },
-  full: { jitter: 'full', initialMs: 1000, seeded: false, label: "jitter 'full', 1 s backoff" },
-  'full-seeded': { jitter: 'full', initialMs: 1000, seeded: true, label: "jitter 'full', 1 s, jitterSeed per agent" },
-  'full-seeded-5s': {
-    jitter: 'full',
-    initialMs: 5000,
-    seeded: true,
-    label: "jitter 'full', 5 s, jitterSeed per agent",
-  },
+  none: { jitter: 'none', initialMs: 1000, label: 'no jitter, 1 s backoff' },
+  full: { jitter: 'full', initialMs: 1000, label: "jitter 'full', 1 s backoff" },
+  'full-5s': { jitter: 'full', initialMs: 5000, label: "jitter 'full', 5 s backoff" },
 };
 
-/**
- * `timeStop`: time `stop()` with every actor holding a pending timer (XState's scheduler cancels
- * each stopped actor's timers by scanning every scheduled event of the system: O(N²), tens of
- * seconds at 10,000). Otherwise every agent is reset first (cancelling its timer in O(1)), which
- * keeps the run short; the reset is not measured.
- */
-export async function scenario(name, n, log, timeStop = false) {
-  const { jitter, initialMs, seeded, label } = SCENARIOS[name];
+/** Opens `n` circuits, observes their first half-open, then times `stop()` with every actor active. */
+export async function scenario(name, n, log) {
+  const { jitter, initialMs, label } = SCENARIOS[name];
   const index = new Map();
   const agents = Array.from({ length: n }, (_, i) => {
     const id = `agent-${i}`;
     index.set(id, i);
-    return seeded ? { id, run: failSync, breaker: { jitterSeed: i + 1 } } : { id, run: failSync };
+    return { id, run: failSync };
   });
   const supervisor = createSupervisor({
     agents,
@@ -106,10 +96,9 @@ export async function scenario(name, n, log, timeStop = false) {
   clearTimeout(timer);
   const loopDelayMs = stopLoopDelay();
   subscription.unsubscribe();
-  if (!timeStop) for (let i = 0; i < n; i++) supervisor.reset(`agent-${i}`);
   const stopping = performance.now();
   await supervisor.stop({ drainMs: 0 });
-  const stopMs = timeStop ? performance.now() - stopping : null;
+  const stopMs = performance.now() - stopping;
 
   const lateness = [];
   const delays = [];
@@ -134,13 +123,13 @@ export async function scenario(name, n, log, timeStop = false) {
     /** On the delays the machine scheduled (the target: jitter's own spread), and as observed. */
     busiestWindow: { share: scheduled / n, observedShare: observed / n },
     loopDelayMs,
-    /** `supervisor.stop()` with N active breaker actors, each with a pending timer (first scenario only). */
+    /** `supervisor.stop()` with N active breaker actors, each half-open with a pending timer. */
     stopMs,
   };
   log(
     `  ${label}: opened ${n} in ${openingMs.toFixed(0)} ms; lateness p99 ${result.latenessMs.p99} ms; ` +
       `busiest ${WINDOW_MS} ms: ${(result.busiestWindow.share * 100).toFixed(1)}%` +
-      (stopMs === null ? '' : `; stop() ${stopMs.toFixed(0)} ms`),
+      `; stop() ${stopMs.toFixed(0)} ms`,
   );
   return result;
 }
@@ -149,8 +138,8 @@ export async function run({ budget, log }) {
   const idle = await idleLoopDelay(1000);
   log(`  idle event-loop delay (1 s, nothing running): p99 ${idle.p99.toFixed(1)} ms, max ${idle.max.toFixed(1)} ms`);
   const scenarios = [];
-  for (const [i, name] of budget.timerScenarios.entries()) {
-    scenarios.push(await scenario(name, budget.timerCircuits, log, i === 0));
+  for (const name of budget.timerScenarios) {
+    scenarios.push(await scenario(name, budget.timerCircuits, log));
   }
   return { idleLoopDelayMs: idle, scenarios };
 }
