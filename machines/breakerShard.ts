@@ -5,7 +5,7 @@
  * agent's id, so `system.get(agentId)` finds any active breaker.
  */
 import { enqueueActions, sendParent, setup } from 'xstate';
-import { type BreakerInput, circuitBreakerMachine } from './circuitBreaker.js';
+import { type BreakerInput, localBreakerMachine } from './circuitBreaker.js';
 
 /**
  * The child id of an agent's breaker actor. Not the raw agent id: XState keeps children in a plain
@@ -32,7 +32,8 @@ export const breakerShardMachine = setup({
   types: {
     events: {} as BreakerShardEvent,
   },
-  actors: { circuitBreaker: circuitBreakerMachine },
+  // Without a probe lease by default; a shared-state adapter provides the chart with its lease.
+  actors: { circuitBreaker: localBreakerMachine },
   actions: {
     spawnBreaker: enqueueActions(({ enqueue, event, self }) => {
       if (event.type !== 'ACTIVATE_BREAKER' && event.type !== 'ACTIVATE_BREAKERS') return;

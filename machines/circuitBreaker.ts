@@ -207,7 +207,7 @@ function openUntil(context: BreakerContext, at: number, nextProbeAt: number) {
   return { probeDelayMs, nextProbeAt: nextProbeAt - at > probeDelayMs ? at + probeDelayMs : nextProbeAt };
 }
 
-export const circuitBreakerMachine = setup({
+const breakerSetup = setup({
   types: {
     context: {} as BreakerContext,
     events: {} as BreakerEvent,
@@ -361,7 +361,9 @@ export const circuitBreakerMachine = setup({
     /** The longest a half-open window may wait for its probes. */
     halfOpenTimeout: ({ context }) => context.policy.halfOpenTimeoutMs,
   },
-}).createMachine({
+});
+
+export const circuitBreakerMachine = breakerSetup.createMachine({
   id: 'circuitBreaker',
   context: ({ input }) => initialBreakerContext(input),
   initial: 'closed',
@@ -427,5 +429,26 @@ export const circuitBreakerMachine = setup({
     },
   },
 });
+
+/**
+ * The same chart without the probe-lease actor: each half-open window holds its lease from the
+ * moment it starts (`grantLease` on entry, after the transition set it `pending`). This is what a
+ * breaker runs when no shared-state adapter decides who probes, the default: invoking even the
+ * always-granting actor created and stopped an actor per window, about half of every open →
+ * half-open transition's cost. Its runs are the chart's runs with `LEASE_GRANTED` answered at once,
+ * so the chart's model check covers it; `test/modelCheck.breaker.test.ts` checks it as well.
+ */
+// Typed as the chart: the same context, events, states and implementations, one invoke fewer.
+export const localBreakerMachine = breakerSetup.createMachine(
+  withoutProbeLease(circuitBreakerMachine.config),
+) as unknown as typeof circuitBreakerMachine;
+
+type BreakerChart = Parameters<typeof breakerSetup.createMachine>[0];
+
+function withoutProbeLease(chart: typeof circuitBreakerMachine.config): BreakerChart {
+  const states = chart.states as Record<string, Record<string, unknown>>;
+  const { invoke: _leaseActor, ...halfOpen } = states.half_open as Record<string, unknown>;
+  return { ...chart, states: { ...states, half_open: { ...halfOpen, entry: 'grantLease' } } } as BreakerChart;
+}
 
 export type CircuitBreakerMachine = typeof circuitBreakerMachine;

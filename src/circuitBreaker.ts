@@ -23,8 +23,9 @@ import {
   type BreakerContext,
   type BreakerEvent,
   type BreakerState,
-  circuitBreakerMachine,
+  type circuitBreakerMachine,
   initialBreakerContext,
+  localBreakerMachine,
 } from '../machines/circuitBreaker.js';
 import { validateBreakerOptions } from './breakerOptions.js';
 import { AttemptContext, type CallContext } from './callContext.js';
@@ -432,7 +433,7 @@ export class Breaker implements CircuitBreaker {
 /** A breaker with its own actor, for use without a supervisor. */
 const standaloneHost: BreakerHost = {
   activate(breaker) {
-    const actor = createActor(circuitBreakerMachine, {
+    const actor = createActor(localBreakerMachine, {
       input: { agentId: breaker.id, options: breaker.options, now: breaker.clock.now() },
       clock: breaker.clock,
       id: breaker.id,

@@ -14,7 +14,7 @@ export type {
 } from '../machines/breakerOptions.js';
 export { BREAKER_DEFAULTS } from '../machines/breakerOptions.js';
 export type { BreakerContext, BreakerEvent, BreakerInput, ProbeLeaseInput } from '../machines/circuitBreaker.js';
-export { alwaysGrantedLease, circuitBreakerMachine } from '../machines/circuitBreaker.js';
+export { alwaysGrantedLease, circuitBreakerMachine, localBreakerMachine } from '../machines/circuitBreaker.js';
 export { supervisorMachine } from '../machines/supervisor.js';
 export type { CallContext } from './callContext.js';
 export type { BreakerMetrics, BreakerState, CircuitBreaker, Transition } from './circuitBreaker.js';

@@ -3,9 +3,9 @@
  *
  * XState 5's scheduler keeps all delayed events of a system in one object, and `cancelAll(actor)`,
  * which runs whenever any actor stops, scans all of them. A breaker holds a delayed event while open
- * or half-open, and every exit from half-open stops the invoked probe-lease actor. So with N open
- * circuits each stop costs O(N): resetting 10,000 half-open circuits took 12.9 s (O(N²)), and a mass
- * recovery blocks the event loop the same way. XState has no public hook for the scheduler, so this
+ * or half-open, and with a shared-state adapter every exit from half-open stops its probe-lease
+ * actor. So with N open circuits each stop costs O(N): resetting 10,000 half-open circuits took
+ * 12.9 s (O(N²)), a mass recovery blocked the event loop the same way, and so did `stop()`. XState has no public hook for the scheduler, so this
  * wraps the system's `schedule` / `cancel` to index events by source, and replaces `cancelAll` with a
  * lookup. If the installed XState's scheduler has another shape, nothing is changed (stops are then
  * correct but slow) and `false` is returned; a test pins that it is installed for our version.

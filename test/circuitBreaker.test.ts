@@ -349,6 +349,18 @@ describe('observables and the actor', () => {
     expect(actor.getSnapshot()).toBe(before);
   });
 
+  it('half-open holds its probe lease at once, with no lease actor (no shared-state adapter)', async () => {
+    const { breaker, clock, fail } = setup();
+    await fail(5);
+    clock.increment(1000);
+    const snapshot = breaker.actor.getSnapshot();
+    expect(snapshot.value).toBe('half_open');
+    expect(snapshot.context.probeLease).toBe('granted');
+    expect(Object.keys(snapshot.children)).toEqual([]); // an actor per window cost half the transition
+    await breaker.execute(ok); // a probe is admitted at once
+    expect(breaker.actor.getSnapshot().context.probesAdmitted).toBe(1);
+  });
+
   it('stop() clears the pending backoff timer', async () => {
     const { breaker, clock, fail } = setup();
     await fail(5);

@@ -9,8 +9,9 @@
  * close, and restores from a snapshot.
  */
 import { describe, expect, it } from 'vitest';
-import { createActor } from 'xstate';
+import { createActor, transition } from 'xstate';
 import type { BreakerOptions } from '../machines/breakerOptions.js';
+import { type BreakerEvent, localBreakerMachine } from '../machines/circuitBreaker.js';
 import {
   AFTER_BACKOFF,
   AFTER_HALF_OPEN_TIMEOUT,
@@ -308,6 +309,39 @@ describe('exhaustive exploration of the breaker machine', () => {
     expect(keys.length).toBeGreaterThanOrEqual(168);
     // Before the lease, peers and restores (issue 8): 138 states and 1362 edges.
     expect(edges.length).toBeGreaterThanOrEqual(3222);
+  });
+
+  it('the machine breakers run without a shared lease steps exactly like the chart answering the lease at once', () => {
+    // localBreakerMachine has no probe-lease actor: each half-open window holds its lease at once.
+    // Every edge it has must be the chart's edge from the same state, followed by LEASE_GRANTED
+    // when the chart is left waiting for it; and every state must keep the invariants.
+    const grantedAtOnce = (from: Snapshot, event: AnyEvent) => {
+      const [next] = transition(
+        machine,
+        machine.resolveState({ value: from.value, context: from.context }),
+        event as BreakerEvent,
+      );
+      if (next.value !== 'half_open' || next.context.probeLease !== 'pending') return next;
+      return transition(machine, next, { type: 'LEASE_GRANTED' })[0];
+    };
+    for (const { name, options } of [{ name: 'defaults', options: {} }, ...grid]) {
+      const local = explore(options, localBreakerMachine);
+      const policy = documentedPolicy(options);
+      const problems = local.keys.flatMap((key) =>
+        stateProblems(local.adjacency[key as keyof typeof local.adjacency]?.state as Snapshot, policy),
+      );
+      expect(problems, name).toEqual([]);
+      const diverging = local.edges.filter((edge) => keyOf(grantedAtOnce(edge.from, edge.event)) !== edge.toKey);
+      expect(
+        diverging.map((edge) => `${edge.fromKey} --${edge.event.type}--> ${edge.toKey}`),
+        name,
+      ).toEqual([]);
+      expect(
+        local.keys.filter((key) => /\|l=(pending|denied)/.test(key)),
+        name,
+      ).toEqual([]);
+      if (name === 'defaults') expect(local.keys.length).toBe(168 - 2 * 12); // no pending or denied window per level
+    }
   });
 
   it('the consecutive grid has exactly the states counted by hand', () => {

@@ -1,12 +1,13 @@
 /**
- * XState's `cancelAll` scans every delayed event of the system whenever any actor stops; with
- * 10,000 open circuits that made a mass reset or recovery O(N²) (12.9 s). `indexScheduledEvents`
- * replaces the scan with a lookup. These tests pin that it installs on the XState we ship with,
- * that an actor's stop still cancels exactly its own timers, and that no stop scans the schedule.
+ * XState's `cancelAll` scans every delayed event of the system whenever any actor stops: with
+ * 10,000 half-open circuits sharing a probe lease, a mass reset or recovery was O(N²), and stopping
+ * 10,000 open circuits took 35 s. `indexScheduledEvents` replaces the scan with a lookup. These
+ * tests pin that it installs on the XState we ship with, that an actor's stop still cancels exactly
+ * its own timers, and that no stop scans the schedule.
  */
 import { describe, expect, it } from 'vitest';
 import { type AnyActorRef, createActor, createMachine, SimulatedClock, spawnChild, stopChild } from 'xstate';
-import { createSupervisor } from '../src/index.js';
+import { alwaysGrantedLease, createSupervisor } from '../src/index.js';
 import { indexScheduledEvents } from '../src/scheduledEventIndex.js';
 import { TrackedClock } from './support/trackedClock.js';
 
@@ -65,10 +66,14 @@ describe('indexScheduledEvents', () => {
       agents: ids.map((id) => ({ id, run: () => Promise.reject(new Error('down')) })),
       routing: { maxAttempts: 1 },
       breaker: { failureThreshold: 1 },
+      // A shared-state adapter's probe lease: each half-open window invokes an actor, and each exit
+      // from half-open stops it (the stop that scanned the schedule).
+      sync: { probeLease: alwaysGrantedLease, attach: () => {}, publish: () => {}, detach: async () => {} },
     });
     for (const id of ids) await supervisor.route('t', { agents: [id] }).catch(() => undefined);
     sim.increment(1000); // every circuit half-open, each with a probe lease actor and a timeout
     expect(supervisor.getHealthStatus().halfOpenCircuits).toBe(200);
+    expect(Object.keys(supervisor.actor.system.get('agent-0')?.getSnapshot().children ?? {})).toHaveLength(1);
 
     const counter = countScans(supervisor.actor.system);
     for (const id of ids.slice(0, 100)) supervisor.reset(id); // each stops its lease actor

@@ -174,8 +174,9 @@ export function traversalOptions(options: BreakerOptions) {
   };
 }
 
-export function explore(options: BreakerOptions): Exploration {
-  const adjacency = getAdjacencyMap(machine, traversalOptions(options)) as unknown as AdjacencyMap<Snapshot, AnyEvent>;
+/** Explores `explored` (the chart with a silent lease unless told otherwise) for `options`. */
+export function explore(options: BreakerOptions, explored: typeof machine = machine): Exploration {
+  const adjacency = getAdjacencyMap(explored, traversalOptions(options)) as unknown as AdjacencyMap<Snapshot, AnyEvent>;
   const keys = Object.keys(adjacency);
   const edges: Edge[] = [];
   for (const fromKey of keys) {
