@@ -436,9 +436,9 @@ export const circuitBreakerMachine = breakerSetup.createMachine({
  * breaker runs when no shared-state adapter decides who probes, the default: invoking even the
  * always-granting actor created and stopped an actor per window, about half of every open →
  * half-open transition's cost. Its runs are the chart's runs with `LEASE_GRANTED` answered at once,
- * so the chart's model check covers it; `test/modelCheck.breaker.test.ts` checks it as well.
+ * so the chart's model check covers it; `test/modelCheck.breaker.test.ts` checks it as well. Typed
+ * as the chart: the same context, events, states and implementations, one invoke fewer.
  */
-// Typed as the chart: the same context, events, states and implementations, one invoke fewer.
 export const localBreakerMachine = breakerSetup.createMachine(
   withoutProbeLease(circuitBreakerMachine.config),
 ) as unknown as typeof circuitBreakerMachine;
