@@ -1,6 +1,6 @@
 /**
  * Every error Breakerbox raises is one of these classes, so callers can branch with `instanceof`
- * or on `code`. Rejections where nothing ran (an open circuit, nothing to route to, a stopped
+ * or on `code`. The rejections of an outage (an open circuit, every agent failed or open, a stopped
  * supervisor) are built without a stack trace — see `withoutStack` below.
  */
 import type { BreakerState } from '../machines/circuitBreaker.js';
@@ -114,7 +114,7 @@ export class AttemptTimeoutError extends BreakerboxError {
 }
 
 /**
- * The errors of rejections where nothing ran, built without V8's Error constructor: a native
+ * The errors an outage rejects tasks with, built without V8's Error constructor: a native
  * Error costs ~500 ns here even with `Error.stackTraceLimit = 0` (~5 µs with its stack), and in an
  * outage these rejections are the hot path. Such an error is `instanceof` its class and `Error`,
  * and has its `name`, `code`, `message`, fields, and a `stack` of one line (`Name: message`, what

@@ -1,5 +1,5 @@
 /**
- * The errors of rejections where nothing ran (every circuit open, an open breaker, a stopped
+ * The errors an outage rejects tasks with (every circuit open, an open breaker, a stopped
  * supervisor) are built without V8's Error constructor, for speed. They must still behave as
  * errors wherever users meet them: `instanceof`, `name`, `code`, `message`, `stack`, `String()`,
  * `util.inspect`, assignment, and the rejection reaching its handler.
