@@ -13,7 +13,9 @@ import { assign, fromCallback, setup } from 'xstate';
 import { growBackoff, jitteredDelay, seedFor } from './backoff.js';
 import { type BreakerOptions, type BreakerPolicy, resolveBreakerPolicy } from './breakerOptions.js';
 
-export type BreakerState = 'closed' | 'open' | 'half_open' | 'isolated';
+/** Every state of the breaker, in the seed's order (plus `isolated`). */
+export const BREAKER_STATES = ['closed', 'open', 'half_open', 'isolated'] as const;
+export type BreakerState = (typeof BREAKER_STATES)[number];
 
 export interface BreakerContext {
   agentId: string;
@@ -85,16 +87,13 @@ export type BreakerEvent =
    * An open circuit stays open until the recorded `nextProbeAt`: the timer is re-armed from it,
    * since XState does not restore pending delayed events. A half-open window restarts cleanly.
    */
-  | {
-      type: 'RESTORE';
-      at: number;
-      state: BreakerState;
-      failureCount: number;
-      backoffMs: number;
-      nextProbeAt: number | null;
-      lastFailureAt: number | null;
-      lastFailureReason: string | null;
-    };
+  | ({ type: 'RESTORE'; at: number } & BreakerResume);
+
+/** What a breaker resumes from (a snapshot entry, a `RESTORE` event): its state and its context's record. */
+export type BreakerResume = { state: BreakerState } & Pick<
+  BreakerContext,
+  'failureCount' | 'backoffMs' | 'nextProbeAt' | 'lastFailureAt' | 'lastFailureReason'
+>;
 
 /** Input of the `probeLease` actor the half-open state invokes. */
 export interface ProbeLeaseInput {

@@ -1,5 +1,5 @@
 /** Validation of the breaker's options (the machine's input, `createCircuitBreaker`, `breaker`). */
-import type { BreakerOptions } from '../machines/breakerOptions.js';
+import { BREAKER_DEFAULTS, type BreakerOptions, type JitterMode } from '../machines/breakerOptions.js';
 import { ConfigError } from './errors.js';
 import {
   checkFunction,
@@ -13,8 +13,6 @@ import {
   optional,
 } from './validate.js';
 
-export type { BreakerOptions };
-
 const BREAKER_KEYS = [
   'id',
   'failureThreshold',
@@ -27,7 +25,7 @@ const BREAKER_KEYS = [
   'clock',
 ] as const;
 const BACKOFF_KEYS = ['initialMs', 'multiplier', 'maxMs', 'jitter'] as const;
-const JITTER_MODES = ['none', 'full', 'equal', 'decorrelated'] as const;
+const JITTER_MODES: readonly JitterMode[] = ['none', 'full', 'equal', 'decorrelated'];
 
 /** Throws `ConfigError` for the first invalid option; `field` prefixes the names (e.g. `breaker`). */
 export function validateBreakerOptions(options: unknown, field = ''): asserts options is BreakerOptions {
@@ -50,8 +48,8 @@ export function validateBreakerOptions(options: unknown, field = ''): asserts op
     optional(backoff.multiplier, (v) => checkNumber(v, at('backoff.multiplier'), { min: 1 }));
     optional(backoff.maxMs, (v) => checkNumber(v, at('backoff.maxMs'), { min: 0, max: MAX_TIMER_MS }));
     optional(backoff.jitter, (v) => checkOneOf(v, at('backoff.jitter'), JITTER_MODES));
-    const initialMs = (backoff.initialMs as number | undefined) ?? 1000;
-    const maxMs = (backoff.maxMs as number | undefined) ?? 60_000;
+    const initialMs = (backoff.initialMs as number | undefined) ?? BREAKER_DEFAULTS.backoff.initialMs;
+    const maxMs = (backoff.maxMs as number | undefined) ?? BREAKER_DEFAULTS.backoff.maxMs;
     if (maxMs < initialMs)
       throw new ConfigError(at('backoff.maxMs'), maxMs, `a number ≥ backoff.initialMs (${initialMs})`);
   });

@@ -3,24 +3,19 @@
  * restart. A snapshot is plain JSON. Restoring validates the whole snapshot before touching any
  * breaker, so a malformed or foreign one is refused with a `ConfigError`, never half-applied.
  */
-import type { BreakerState } from '../machines/circuitBreaker.js';
+import { BREAKER_STATES, type BreakerResume } from '../machines/circuitBreaker.js';
 import { ConfigError } from './errors.js';
-import { checkNumber, checkOneOf, checkPlainObject } from './validate.js';
+import { checkId, checkNumber, checkOneOf, checkPlainObject } from './validate.js';
 
 export const SNAPSHOT_FORMAT = 'breakerbox/supervisor-snapshot';
 export const SNAPSHOT_VERSION = 1;
 
-export interface AgentSnapshot {
+/**
+ * One agent's breaker: its state and the machine context's record (`failureCount`, `backoffMs`
+ * before jitter, `nextProbeAt` — null unless open —, the last failure), and the runtime counters.
+ */
+export interface AgentSnapshot extends BreakerResume {
   id: string;
-  state: BreakerState;
-  /** Consecutive failures counted by the closed circuit. */
-  failureCount: number;
-  /** The backoff level, before jitter. */
-  backoffMs: number;
-  /** When an open circuit lets probes in (clock ms); null unless open. */
-  nextProbeAt: number | null;
-  lastFailureAt: number | null;
-  lastFailureReason: string | null;
   counters: {
     successCount: number;
     totalFailures: number;
@@ -38,8 +33,6 @@ export interface SupervisorSnapshot {
   agents: AgentSnapshot[];
 }
 
-const STATES = ['closed', 'open', 'half_open', 'isolated'] as const;
-
 /** Throws `ConfigError` (field `restore…`) for anything that is not a current snapshot. */
 export function validateSnapshot(value: unknown): asserts value is SupervisorSnapshot {
   checkPlainObject(value, 'restore');
@@ -52,14 +45,15 @@ export function validateSnapshot(value: unknown): asserts value is SupervisorSna
   checkNumber(value.takenAt, 'restore.takenAt');
   if (!Array.isArray(value.agents)) throw new ConfigError('restore.agents', value.agents, 'an array');
   const seen = new Set<string>();
-  value.agents.forEach((agent: unknown, i) => {
+  // An index loop: forEach and for…of would skip or misread the holes of a sparse array.
+  for (let i = 0; i < value.agents.length; i++) {
+    const agent: unknown = value.agents[i];
     const at = `restore.agents[${i}]`;
     checkPlainObject(agent, at);
-    if (typeof agent.id !== 'string' || agent.id.length === 0)
-      throw new ConfigError(`${at}.id`, agent.id, 'a non-empty string');
+    checkId(agent.id, `${at}.id`);
     if (seen.has(agent.id)) throw new ConfigError(`${at}.id`, agent.id, 'an id listed once');
     seen.add(agent.id);
-    checkOneOf(agent.state, `${at}.state`, STATES);
+    checkOneOf(agent.state, `${at}.state`, BREAKER_STATES);
     checkNumber(agent.failureCount, `${at}.failureCount`, { min: 0, integer: true });
     checkNumber(agent.backoffMs, `${at}.backoffMs`, { min: 0 });
     nullableNumber(agent.nextProbeAt, `${at}.nextProbeAt`);
@@ -75,7 +69,7 @@ export function validateSnapshot(value: unknown): asserts value is SupervisorSna
       checkNumber(agent.counters[key], `${at}.counters.${key}`, { min: 0, integer: true });
     }
     nullableNumber(agent.counters.lastSuccessAt, `${at}.counters.lastSuccessAt`);
-  });
+  }
 }
 
 function nullableNumber(value: unknown, field: string): void {

@@ -5,18 +5,12 @@
  * lease. What never crosses: the call path. A healthy call touches no adapter.
  */
 import type { AnyActorLogic } from 'xstate';
-import type { BreakerState } from '../machines/circuitBreaker.js';
+import type { Transition } from './circuitBreaker.js';
 
 /** A state change this instance's own outcomes made (peers' changes are not published back). */
-export interface SyncTransition {
-  agentId: string;
-  from: BreakerState;
-  to: BreakerState;
-  /** Clock time of the change. */
-  at: number;
+export interface SyncTransition extends Transition {
   /** For `open`: when the circuit lets probes in, so every instance probes at the same moment. */
   nextProbeAt: number | null;
-  reason: string;
 }
 
 /** What an adapter may do to its supervisor. */

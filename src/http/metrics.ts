@@ -8,11 +8,9 @@
  * `resilience4j_` to `breakerbox_`.
  */
 import { Counter, Gauge, type Metric, Registry } from 'prom-client';
-import type { BreakerState } from '../../machines/circuitBreaker.js';
+import { BREAKER_STATES } from '../../machines/circuitBreaker.js';
 import { LATENCY_BUCKETS_SECONDS } from '../latencyHistogram.js';
 import type { Supervisor } from '../supervisorTypes.js';
-
-const STATES: readonly BreakerState[] = ['closed', 'open', 'half_open', 'isolated'];
 
 /** Every metric name this module registers. */
 export const METRIC_NAMES = {
@@ -93,7 +91,7 @@ export function registerPrometheusMetrics(supervisor: Supervisor, registry: Regi
     collect() {
       this.reset();
       for (const agent of stats().agents) {
-        for (const state of STATES) this.set({ name: agent.agentId, state }, agent.state === state ? 1 : 0);
+        for (const state of BREAKER_STATES) this.set({ name: agent.agentId, state }, agent.state === state ? 1 : 0);
       }
     },
   });

@@ -4,7 +4,7 @@
  */
 import { createActor, SimulatedClock } from 'xstate';
 import type { BreakerOptions } from '../../machines/breakerOptions.js';
-import type { BreakerEvent, BreakerState } from '../../machines/circuitBreaker.js';
+import { BREAKER_STATES, type BreakerEvent, type BreakerState } from '../../machines/circuitBreaker.js';
 import { validateBreakerOptions } from '../breakerOptions.js';
 import { ConfigError } from '../errors.js';
 import { checkNumber, checkOneOf, checkPlainObject } from '../validate.js';
@@ -32,7 +32,6 @@ const EVENT_TYPES = new Set([
   'PEER_CLOSED',
   'RESTORE',
 ]);
-const STATES = ['closed', 'open', 'half_open', 'isolated'] as const;
 
 /** The breaker machine with a probe lease that answers only when the path says so. */
 const replayedMachine = withManualLease();
@@ -62,7 +61,7 @@ export function replayPath(path: readonly ExplorationEvent[], options: BreakerOp
     }
     if (type === 'PEER_TRIPPED') checkNumber(event.nextProbeAt, `path[${i}].nextProbeAt`);
     if (type === 'RESTORE') {
-      checkOneOf(event.state, `path[${i}].state`, STATES);
+      checkOneOf(event.state, `path[${i}].state`, BREAKER_STATES);
       checkNumber(event.failureCount, `path[${i}].failureCount`, { min: 0, integer: true });
       checkNumber(event.backoffMs, `path[${i}].backoffMs`, { min: 0 });
       if (event.nextProbeAt !== null) checkNumber(event.nextProbeAt, `path[${i}].nextProbeAt`);
