@@ -3,10 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import {
   AllAgentsFailedError,
+  BREAKER_DEFAULTS,
   type BreakerState,
   ConfigError,
   createSupervisor,
   type RoutingDecision,
+  type Supervisor,
   type SupervisorOptions,
   SupervisorStoppedError,
   TaskAbortedError,
@@ -35,6 +37,17 @@ function pool(count: number, options: Omit<SupervisorOptions, 'agents' | 'clock'
   const specs = agents.map((a) => ({ id: a.id, run: (task: unknown, ctx: unknown) => a.run(task, ctx) }));
   const supervisor = createSupervisor({ clock, agents: specs, ...options });
   return { clock, agents, supervisor };
+}
+
+type ScriptedAgent = ReturnType<typeof scriptedAgent>;
+
+/** Makes agent-1 fail and routes tasks until its breaker opens: the default threshold, in a row. */
+async function tripAgent1(supervisor: Supervisor, agents: readonly ScriptedAgent[]): Promise<ScriptedAgent> {
+  const a1 = agents[0] as ScriptedAgent;
+  a1.healthy = false;
+  for (let i = 0; i < BREAKER_DEFAULTS.failureThreshold; i++) await supervisor.route(i);
+  expect(supervisor.getAgent('agent-1')?.state).toBe('open');
+  return a1;
 }
 
 describe('the seed flows through the supervisor', () => {
@@ -77,9 +90,7 @@ describe('the seed flows through the supervisor', () => {
 
   it('after the backoff, probes recover agent-1 and it takes traffic again', async () => {
     const { supervisor, agents, clock } = pool(2);
-    const a1 = agents[0] as ReturnType<typeof scriptedAgent>;
-    a1.healthy = false;
-    for (let i = 0; i < 5; i++) await supervisor.route(i);
+    const a1 = await tripAgent1(supervisor, agents);
     a1.healthy = true;
     clock.increment(999);
     expect(await supervisor.route('still open')).toBe('agent-2:still open');
@@ -93,9 +104,7 @@ describe('the seed flows through the supervisor', () => {
 
   it('half-open admits three concurrent probes; the fourth task goes to the next agent', async () => {
     const { supervisor, agents, clock } = pool(2);
-    const a1 = agents[0] as ReturnType<typeof scriptedAgent>;
-    a1.healthy = false;
-    for (let i = 0; i < 5; i++) await supervisor.route(i);
+    const a1 = await tripAgent1(supervisor, agents);
     clock.increment(1000);
     const releases: Array<() => void> = [];
     supervisor.addAgent({ id: 'spare', run: async () => 'spare', priority: 99 });
@@ -499,9 +508,8 @@ describe('observables', () => {
     supervisor.health$.subscribe({ next: (h) => health.push(`${h.openCircuits}/${h.halfOpenCircuits}`), complete });
     supervisor.agentState$('agent-1').subscribe({ next: (s) => agent1.push(s), complete });
 
-    (agents[0] as ReturnType<typeof scriptedAgent>).healthy = false;
-    for (let i = 0; i < 5; i++) await supervisor.route(i);
-    (agents[0] as ReturnType<typeof scriptedAgent>).healthy = true;
+    const a1 = await tripAgent1(supervisor, agents);
+    a1.healthy = true;
     clock.increment(1000);
     for (let i = 0; i < 3; i++) await supervisor.route(i);
 
