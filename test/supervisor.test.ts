@@ -397,18 +397,27 @@ describe('Envoy-style safety valves', () => {
   });
 
   it('retryBudget: retries stay within ratio × tasks + floor', async () => {
-    const { supervisor, agents } = pool(2, { routing: { retryBudget: { ratio: 0.1, minRetriesPerSecond: 0 } } });
+    const { supervisor, agents } = pool(2, {
+      breaker: { failureThreshold: 1000 }, // agent-1 stays closed: every task fails on it and needs a retry
+      routing: { retryBudget: { ratio: 0.1, minRetriesPerSecond: 0 } },
+    });
+    const [a1, a2] = agents as [ScriptedAgent, ScriptedAgent];
     for (let i = 0; i < 100; i++) await supervisor.route(i); // 100 healthy tasks fund 10 retries
-    (agents[0] as ReturnType<typeof scriptedAgent>).run = async () => {
-      throw new Error('x');
-    };
-    supervisor.reset('agent-1');
-    let retried = 0;
-    for (let i = 0; i < 4; i++) {
-      const r = await supervisor.route(i).catch(() => 'failed');
-      if (r !== 'failed') retried++;
+    a1.healthy = false;
+    const spent: number[] = [];
+    for (let i = 1; i <= 20; i++) {
+      const tasks = 100 + i; // the clock stands still: every task is in the window
+      const result = await supervisor.route(i).catch((e: unknown) => e);
+      if (result instanceof AllAgentsFailedError) {
+        expect(result.attempts.map((a) => a.reason)).toEqual(['agent-1 down', 'retry budget spent']);
+        spent.push(i);
+      } else expect(result).toBe(`agent-2:${i}`);
+      // A retry is taken while retries < 0.1 × tasks, so the count passes the budget by less than one.
+      expect(a2.calls).toBeLessThanOrEqual(Math.ceil(tasks / 10));
     }
-    expect(retried).toBe(4); // within budget (4 of 10.4)
+    expect(a1.calls).toBe(120);
+    expect(a2.calls).toBe(12); // 0.1 × 120 tasks: the whole budget, and no more
+    expect(spent).toEqual([13, 14, 15, 16, 17, 18, 19, 20]); // the 13th retry would pass 0.1 × 113
     await supervisor.stop();
   });
 
