@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { ConfigError, createSupervisor } from '../src/index.js';
 import { createRedisSync, type RedisClient } from '../src/redis/index.js';
 
@@ -15,7 +15,7 @@ class FakeRedis extends EventEmitter {
   status = 'ready';
   readonly commands: string[] = [];
   readonly duplicates: FakeRedis[] = [];
-  /** What `eval` answers (1: a trip went cluster-wide, a lease was granted; -n: denied, ask in n ms). */
+  /** What `eval` answers (1: a trip went cluster-wide, a lease was granted; 0: not). */
   answer: (kind: string) => unknown = () => 1;
   duplicate(): FakeRedis {
     const copy = new FakeRedis();
@@ -78,10 +78,17 @@ function setup(redis: FakeRedis, breaker: { halfOpenTimeoutMs?: number } = {}) {
   return { supervisor, sync, reported, heal };
 }
 
+/** The stand-in's methods as own properties, so a test can remove one. */
+function methodsOf(redis: FakeRedis): Record<string, unknown> {
+  const proto = Object.getPrototypeOf(redis) as object;
+  return Object.fromEntries(
+    Object.getOwnPropertyNames(proto).map((name) => [name, (redis as unknown as Record<string, unknown>)[name]]),
+  );
+}
+
 describe('breakerbox/redis: the adapter, with a stand-in client', () => {
-  it('takes an ioredis client (the option is typed structurally: tsc checks this line)', () => {
-    const fits: (client: Redis) => RedisClient = (client) => client;
-    expect(fits).toBeTypeOf('function');
+  it('takes an ioredis client (the option is typed structurally)', () => {
+    expectTypeOf<Redis>().toExtend<RedisClient>();
   });
 
   it('validates its options with ConfigError', () => {
@@ -100,6 +107,10 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
     expect(field({ redis, namespace: 'x', quorum: 0 })).toBe('quorum');
     expect(field({ redis, namespace: 'x', commandTimeoutMs: -1 })).toBe('commandTimeoutMs');
     expect(field({ redis, namespace: 'x', instanceId: '#open' })).toBe('instanceId');
+    // A lease is held as `<instance>:<generation>`: instance 'web' could take over `web:1`'s lease.
+    expect(field({ redis, namespace: 'x', instanceId: 'web:1' })).toBe('instanceId');
+    expect(field({ redis, namespace: 'x', instanceId: 'x'.repeat(201) })).toBe('instanceId');
+    expect(field({ redis: { ...methodsOf(redis), quit: undefined }, namespace: 'x' })).toBe('redis.quit');
     expect(field({ redis, namespace: 'x', quorom: 2 })).toBe('quorom');
     expect(field({ redis, namespace: 'x' })).toBe('accepted');
   });
@@ -167,7 +178,7 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
 
   it('applies a peer’s trip and close; ignores its own messages and anything malformed', async () => {
     const redis = new FakeRedis();
-    const { supervisor, sync } = setup(redis);
+    const { supervisor, sync, reported } = setup(redis);
     const subscriber = redis.duplicates[0] as FakeRedis;
     subscriber.status = 'ready';
     subscriber.emit('ready');
@@ -187,6 +198,12 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
     say({ v: 1, k: 'close', a: 'ok', t: Date.now(), i: 'peer' });
     expect(supervisor.getAgent('ok')?.state).toBe('closed');
     say({ v: 1, k: 'trip', a: 'nobody', n: nextProbeAt, t: Date.now(), i: 'peer' }); // unknown agent: nothing
+    expect(supervisor.getAllMetrics().map((m) => [m.agentId, m.state])).toEqual([
+      ['ok', 'closed'],
+      ['flaky', 'closed'],
+      ['backup', 'closed'],
+    ]);
+    expect(reported).toEqual([]); // nothing malformed or unknown was reported as an error either
     await supervisor.stop();
   });
 });

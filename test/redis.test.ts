@@ -58,7 +58,6 @@ async function rawPubSub(url: string, n: number): Promise<number[]> {
   subscriber.disconnect();
   return delays;
 }
-// Open for the whole test; below backoff.maxMs (60 s), which caps a peer's nextProbeAt ahead of its receipt.
 /** Stops the instances, deletes the run's keys and stops the Redis the suite started, if any. */
 async function tearDown(instances: Instance[], admin: Redis | undefined, namespace: string, server?: RedisServer) {
   await Promise.all(instances.map((i) => i.stop()));
@@ -70,6 +69,7 @@ async function tearDown(instances: Instance[], admin: Redis | undefined, namespa
   await server?.stop();
 }
 
+// Open for the whole test; below backoff.maxMs (60 s), which caps a peer's nextProbeAt ahead of its receipt.
 const LONG = { failureThreshold: 1, backoff: { initialMs: 30_000 } };
 const SHORT = { failureThreshold: 1, backoff: { initialMs: 150, multiplier: 1 }, halfOpenMaxCalls: 3 };
 
@@ -134,7 +134,12 @@ describe.skipIf(!availability.ok)('breakerbox/redis: three supervisor processes 
     }
     const states = await Promise.all([a, b, c].map((x) => x.call<Record<string, { nextProbeAt: number }>>('states')));
     for (const id of trialAgents) {
-      expect(new Set(states.map((s) => s[id]?.nextProbeAt)).size, `${id}: one nextProbeAt everywhere`).toBe(1);
+      const times = states.map((s) => s[id]?.nextProbeAt);
+      expect(
+        times.every((t) => typeof t === 'number'),
+        `${id}: open everywhere`,
+      ).toBe(true);
+      expect(new Set(times).size, `${id}: one nextProbeAt everywhere`).toBe(1);
     }
     expect(Object.keys(await admin.hgetall(`${namespace}:open`)).sort()).toEqual([...trialAgents].sort());
     const p50 = quantile(delays, 0.5);

@@ -1,7 +1,7 @@
 /** `createRedisSync`'s options, their defaults and their validation (`ConfigError` naming the field). */
 import { hostname } from 'node:os';
 import { ConfigError } from '../errors.js';
-import { checkFunction, checkKnownKeys, checkNumber, checkPlainObject, optional } from '../validate.js';
+import { checkFunction, checkId, checkKnownKeys, checkNumber, checkPlainObject, optional } from '../validate.js';
 import type { RedisClient } from './client.js';
 
 export interface RedisSyncOptions {
@@ -34,7 +34,10 @@ export interface RedisSyncOptions {
    * left by a cluster that went away are ignored after it). Default 600000.
    */
   openTtlMs?: number;
-  /** This instance's name in leases and messages. Default `<hostname>/<pid>/<random>`. */
+  /**
+   * This instance's name in leases and messages: at most 200 characters, no `:`, not starting with
+   * `#`. Default `<hostname>/<pid>/<random>`.
+   */
   instanceId?: string;
   /**
    * The clock whose `now()` matches the supervisor's timestamps (`nextProbeAt`). Default
@@ -80,7 +83,18 @@ export function resolveRedisSyncOptions(options: unknown): ResolvedRedisSyncOpti
   checkKnownKeys(options, '', KEYS);
   const redis = options.redis as Partial<RedisClient> | undefined;
   if (typeof redis !== 'object' || redis === null) throw new ConfigError('redis', redis, 'an ioredis client');
-  for (const method of ['duplicate', 'eval', 'hgetall', 'subscribe', 'on', 'off'] as const) {
+  // Every method the adapter calls, `connect`, `quit` and `disconnect` included.
+  for (const method of [
+    'duplicate',
+    'connect',
+    'eval',
+    'hgetall',
+    'subscribe',
+    'quit',
+    'disconnect',
+    'on',
+    'off',
+  ] as const) {
     if (typeof redis[method] !== 'function') {
       throw new ConfigError(`redis.${method}`, redis[method], 'a function (pass an ioredis client)');
     }
@@ -94,8 +108,12 @@ export function resolveRedisSyncOptions(options: unknown): ResolvedRedisSyncOpti
   optional(options.commandTimeoutMs, (v) => checkNumber(v, 'commandTimeoutMs', { min: 1, max: 60_000 }));
   optional(options.openTtlMs, (v) => checkNumber(v, 'openTtlMs', { min: 1, integer: true }));
   optional(options.instanceId, (v) => {
-    if (typeof v !== 'string' || v.length === 0 || v.length > 200 || v.startsWith('#')) {
-      throw new ConfigError('instanceId', v, "a non-empty string of at most 200 characters, not starting with '#'");
+    checkId(v, 'instanceId');
+    // A lease is held as `<instance>:<generation>`, and an instance may take back a lease that
+    // starts with its own `<instance>:` (LEASE_SCRIPT): instance `web` would take `web:1`'s.
+    // Keys starting with '#' are the open and closed markers.
+    if (v.includes(':') || v.startsWith('#')) {
+      throw new ConfigError('instanceId', v, "an id without ':' that does not start with '#'");
     }
   });
   optional(options.clock, (clock) => {
