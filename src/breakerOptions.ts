@@ -53,12 +53,15 @@ export function validateBreakerOptions(options: unknown, field = ''): asserts op
     if (maxMs < initialMs)
       throw new ConfigError(at('backoff.maxMs'), maxMs, `a number ≥ backoff.initialMs (${initialMs})`);
   });
-  optional(options.clock, (clock) => {
-    checkObject(clock, at('clock'));
-    checkFunction(clock.setTimeout, at('clock.setTimeout'));
-    checkFunction(clock.clearTimeout, at('clock.clearTimeout'));
-    checkFunction(clock.now, at('clock.now'));
-  });
+  optional(options.clock, (clock) => validateClock(clock, at('clock')));
+}
+
+/** A clock (`setTimeout`, `clearTimeout`, `now`): the breaker's option and the supervisor's. */
+export function validateClock(clock: unknown, field: string): void {
+  checkObject(clock, field);
+  checkFunction(clock.setTimeout, `${field}.setTimeout`);
+  checkFunction(clock.clearTimeout, `${field}.clearTimeout`);
+  checkFunction(clock.now, `${field}.now`);
 }
 
 function validateTrip(trip: unknown, field: string): void {

@@ -1,5 +1,5 @@
 /** Validation of `createSupervisor` options, agent specs and route options. */
-import { validateBreakerOptions } from './breakerOptions.js';
+import { validateBreakerOptions, validateClock } from './breakerOptions.js';
 import { ConfigError } from './errors.js';
 import { validateSnapshot } from './snapshot.js';
 import type { AgentSpec, RouteOptions, StopOptions, SupervisorOptions } from './supervisorTypes.js';
@@ -44,7 +44,7 @@ export function validateSupervisorOptions(options: unknown): asserts options is 
   checkPlainObject(options, 'options');
   checkKnownKeys(options, '', SUPERVISOR_KEYS);
   optional(options.breaker, (breaker) => validateBreakerDefaults(breaker, 'breaker'));
-  optional(options.clock, (clock) => validateBreakerOptions({ clock }, ''));
+  optional(options.clock, (clock) => validateClock(clock, 'clock'));
   optional(options.failureLogSize, (v) => checkNumber(v, 'failureLogSize', { min: 1, max: 1_000_000, integer: true }));
   optional(options.shardSize, (v) => checkNumber(v, 'shardSize', { min: 1, max: 100_000, integer: true }));
   optional(options.eagerActors, (v) => {
