@@ -152,8 +152,8 @@ class RedisSync implements RedisBreakerSync {
     this.subscriber = undefined;
     if (subscriber === undefined) return;
     if (subscriber.status === 'ready') {
-      const quit = subscriber.quit().catch(() => {});
-      if (!(await this.within(quit))) subscriber.disconnect();
+      // Under the command timeout like every command; a quit that fails or hangs is cut off.
+      if (!(await this.command('quit', () => subscriber.quit())).ok) subscriber.disconnect();
     } else {
       subscriber.disconnect();
     }
@@ -435,18 +435,6 @@ class RedisSync implements RedisBreakerSync {
     });
     this.inflight.add(done);
     return done;
-  }
-
-  /** Whether `promise` settles within the command timeout (it is never awaited longer). */
-  private within(promise: Promise<unknown>): Promise<boolean> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    return Promise.race([
-      promise.then(() => true),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), this.o.commandTimeoutMs);
-        timer.unref?.();
-      }),
-    ]).finally(() => clearTimeout(timer));
   }
 
   private noteOutage(error?: unknown): void {
