@@ -595,7 +595,14 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost, SignalR
     this.streams.changes.next();
   }
 
+  /**
+   * The agent an operator action (`isolate`, `reset`) acts on. Once stopped the breakers are
+   * detached and would drop the event silently, so that throws; while draining they still guard
+   * the in-flight tasks, which an operator may need to steer away from a bad agent.
+   */
   private agentOrThrow(id: string): Agent {
+    if (this.phase === 'stopped')
+      throw new SupervisorStoppedError('', 'the supervisor is stopped: isolate and reset do nothing');
     const agent = this.pool.byId.get(id);
     if (agent === undefined) throw new ConfigError('id', id, 'the id of a registered agent');
     return agent;

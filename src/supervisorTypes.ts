@@ -203,7 +203,15 @@ export interface Supervisor<TTask = unknown, TResult = unknown> {
   addAgent(spec: AgentSpec<TTask, TResult>): void;
   /** Takes no new tasks at once; resolves when its in-flight tasks have finished. */
   removeAgent(id: string): Promise<void>;
+  /**
+   * Forces the agent's circuit open until `reset()`. Also while draining; once stopped it throws
+   * `SupervisorStoppedError` (the breakers are detached), and `ConfigError` for an unknown id.
+   */
   isolate(id: string): void;
+  /**
+   * Back to a fresh closed circuit. Also while draining; once stopped it throws
+   * `SupervisorStoppedError`, and `ConfigError` for an unknown id.
+   */
   reset(id: string): void;
   /** Every breaker's state, backoff level, `nextProbeAt` and counters, as JSON-safe data. */
   snapshot(): SupervisorSnapshot;

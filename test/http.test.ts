@@ -14,6 +14,7 @@ import {
   type DashboardServer,
   type ServeDashboardOptions,
   type Supervisor,
+  SupervisorStoppedError,
   serveDashboard,
 } from '../src/index.js';
 
@@ -317,6 +318,43 @@ describe('isolate and reset', () => {
     expect((await getJson(`${url}/isolate`, { headers: auth })).status).toBe(405);
     const unknown = await getJson(`${server.url}api/agents/nobody/isolate`, { method: 'POST', headers: auth });
     expect(unknown.status).toBe(404);
+  });
+
+  it('still act while the supervisor drains; once it is stopped they answer 409 and change nothing', async () => {
+    const clock = new SimulatedClock();
+    let finishSlow: ((value: string) => void) | undefined;
+    const supervisor = createSupervisor({
+      clock,
+      agents: [
+        { id: 'slow', run: () => new Promise<string>((resolve) => (finishSlow = resolve)) },
+        { id: 'other', run: async () => 'ok' },
+      ],
+    });
+    const server = await serve(supervisor, { token: TOKEN });
+    const post = { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } };
+    const task = supervisor.route('t', { agents: ['slow'] });
+    const stopped = supervisor.stop({ drainMs: 60_000 });
+    expect(supervisor.phase).toBe('draining');
+    // Draining still serves the in-flight task: its breakers still take commands.
+    const whileDraining = await getJson(`${server.url}api/agents/other/isolate`, post);
+    expect(whileDraining).toMatchObject({ status: 200, body: { agent_id: 'other', state: 'isolated' } });
+    expect(supervisor.getAgent('other')?.state).toBe('isolated');
+
+    finishSlow?.('done');
+    expect(await task).toBe('done');
+    await stopped;
+    expect(supervisor.phase).toBe('stopped');
+    for (const action of ['reset', 'isolate']) {
+      const refused = await getJson(`${server.url}api/agents/other/${action}`, post);
+      expect(refused.status, action).toBe(409);
+      expect(refused.body, action).toEqual({ error: { code: 'stopped', message: 'The supervisor is stopped' } });
+    }
+    expect(supervisor.getAgent('other')?.state).toBe('isolated');
+    expect((await getJson(`${server.url}api/agents/nobody/reset`, post)).status).toBe(404);
+    // The supervisor refuses them itself: what the 409 reports.
+    expect(() => supervisor.reset('other')).toThrow(SupervisorStoppedError);
+    expect(() => supervisor.isolate('slow')).toThrow(SupervisorStoppedError);
+    expect(() => supervisor.isolate('slow')).toThrow(/the supervisor is stopped/);
   });
 
   it('refuse oversized bodies with 413, declared or streamed', async () => {

@@ -187,7 +187,7 @@ export function createDashboardHandler(supervisor: Supervisor, options: Dashboar
       if (action === 'isolate') supervisor.isolate(id);
       else supervisor.reset(id);
     } catch (error) {
-      if (error instanceof ConfigError) return unknownAgent(res);
+      // Once stopped the breakers are detached: refused rather than a 200 that changed nothing.
       if (error instanceof SupervisorStoppedError) return sendError(res, 409, 'stopped', 'The supervisor is stopped');
       if (error instanceof BreakerboxError) return sendError(res, 409, 'conflict', error.message);
       throw error;
