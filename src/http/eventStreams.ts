@@ -129,9 +129,6 @@ export class EventStreams {
       if (frame !== stream.lastFrame) this.sendFrame(stream, frame);
       else if (now - stream.lastWriteAt >= KEEPALIVE_MS) this.write(stream, ': keepalive\n\n');
     }
-    if (this.supervisor.phase === 'stopped') {
-      for (const stream of [...this.streams]) this.end(stream);
-    }
   }
 
   private sendFrame(stream: Stream, frame: string): void {
