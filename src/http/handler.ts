@@ -17,7 +17,7 @@ import { bearerMatches, tokenDigest } from './auth.js';
 import { EventStreams } from './eventStreams.js';
 import { registerPrometheusMetrics } from './metrics.js';
 import { type DashboardOptions, resolveDashboardOptions } from './options.js';
-import { PAGE_CSP, sendError, sendJson, setCommonHeaders } from './respond.js';
+import { PAGE_CSP, sendError, sendJson, sendJsonText, setCommonHeaders } from './respond.js';
 import { findVisualizerDir, loadStaticFiles, type StaticFile } from './staticFiles.js';
 import { agentRow, failureJson, frameJson, healthJson, metricsJson } from './wire.js';
 
@@ -140,16 +140,8 @@ export function createDashboardHandler(supervisor: Supervisor, options: Dashboar
         }
         return streams.open(req, res);
       case '/machines':
-        return onlyRead(() => {
-          const body = machines();
-          setCommonHeaders(res);
-          res.writeHead(200, {
-            'content-type': 'application/json; charset=utf-8',
-            'content-length': Buffer.byteLength(body),
-            'cache-control': 'no-cache',
-          });
-          res.end(body);
-        });
+        // Built once and never changes: `no-cache` (revalidate) rather than the live routes' `no-store`.
+        return onlyRead(() => sendJsonText(res, 200, machines(), { 'cache-control': 'no-cache' }));
       case '/agents':
         return onlyRead(() => sendJson(res, 200, frameJson(supervisor).agents));
     }

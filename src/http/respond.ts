@@ -33,11 +33,20 @@ export function sendJson(
   body: unknown,
   headers: Record<string, string> = {},
 ): void {
+  sendJsonText(res, status, JSON.stringify(body), headers);
+}
+
+/** A body already serialized to JSON (one built once and reused); `headers` may override `cache-control`. */
+export function sendJsonText(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const text = JSON.stringify(body);
   setCommonHeaders(res);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
