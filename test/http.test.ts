@@ -604,26 +604,38 @@ describe('options', () => {
       [{ registry: {} }, 'registry'],
       [{ tokn: TOKEN }, 'tokn'],
     ];
+    const thrown = (act: () => unknown): unknown => {
+      try {
+        act();
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    };
     for (const [options, field] of bad) {
-      const error = (() => {
-        try {
-          createDashboardHandler(supervisor, options as never);
-        } catch (e) {
-          return e;
-        }
-      })();
+      const error = thrown(() => createDashboardHandler(supervisor, options as never));
       expect(error, field).toBeInstanceOf(ConfigError);
       expect((error as ConfigError).field).toBe(field);
     }
     expect((() => createDashboardHandler({} as Supervisor)).bind(null)).toThrow(ConfigError);
-    await expect(serveDashboard(supervisor, { port: 70_000 })).rejects.toThrow(ConfigError);
-    await expect(serveDashboard(supervisor, { host: '' })).rejects.toThrow(ConfigError);
-    // The token never appears in the error.
-    try {
-      createDashboardHandler(supervisor, { token: 'short secret' });
-    } catch (e) {
-      expect((e as Error).message).not.toContain('short secret');
+    // serveDashboard reports a bad option as a rejection, the whole options object included.
+    const serveBad: [unknown, string][] = [
+      [{ port: 70_000 }, 'port'],
+      [{ host: '' }, 'host'],
+      [null, 'options'],
+      [{ tokn: TOKEN }, 'tokn'],
+    ];
+    for (const [options, field] of serveBad) {
+      const serving = serveDashboard(supervisor, options as never);
+      await expect(serving, field).rejects.toBeInstanceOf(ConfigError);
+      await expect(serving, field).rejects.toMatchObject({ field });
     }
+    // The token never appears in the error.
+    const tokenError = thrown(() => createDashboardHandler(supervisor, { token: 'short secret' }));
+    expect(tokenError).toBeInstanceOf(ConfigError);
+    expect((tokenError as ConfigError).field).toBe('token');
+    expect((tokenError as ConfigError).message).not.toContain('short secret');
+    expect(String((tokenError as ConfigError).value)).not.toContain('short secret');
   });
 
   it('serveDashboard listens on 127.0.0.1 by default and rejects a taken port', async () => {

@@ -58,13 +58,9 @@ const HANDLER_KEYS = [
   'onError',
 ] as const;
 
-export function resolveDashboardOptions(
-  options: unknown,
-  extraKeys: readonly string[] = [],
-  field = 'options',
-): ResolvedDashboardOptions {
-  checkPlainObject(options, field);
-  checkKnownKeys(options, '', [...HANDLER_KEYS, ...extraKeys]);
+export function resolveDashboardOptions(options: unknown): ResolvedDashboardOptions {
+  checkPlainObject(options, 'options');
+  checkKnownKeys(options, '', HANDLER_KEYS);
   const o = options as DashboardOptions;
   optional(o.token, (token) => {
     if (typeof token !== 'string' || token.length < 16 || /\s/.test(token)) {

@@ -3,10 +3,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../errors.js';
 import type { Supervisor } from '../supervisorTypes.js';
-import { checkNumber, optional } from '../validate.js';
+import { checkNumber, checkPlainObject } from '../validate.js';
 import { createDashboardHandler, type DashboardHandler } from './handler.js';
 import type { DashboardOptions } from './options.js';
-import { resolveDashboardOptions } from './options.js';
 import { sendError } from './respond.js';
 
 export interface ServeDashboardOptions extends DashboardOptions {
@@ -41,10 +40,11 @@ export async function serveDashboard(
   supervisor: Supervisor,
   options: ServeDashboardOptions = {},
 ): Promise<DashboardServer> {
+  checkPlainObject(options, 'options');
   const { port = 4400, host = '127.0.0.1', ...handlerOptions } = options;
-  resolveDashboardOptions(options, ['port', 'host']);
-  optional(port, (p) => checkNumber(p, 'port', { min: 0, max: 65_535, integer: true }));
+  checkNumber(port, 'port', { min: 0, max: 65_535, integer: true });
   if (typeof host !== 'string' || host.length === 0) throw new ConfigError('host', host, 'a host name or address');
+  // Validates the rest (an unknown key included) before it registers metrics or opens anything.
   const handler = createDashboardHandler(supervisor, handlerOptions);
   // On loopback, answer only requests addressed to loopback names: a web page the user visits can
   // point its own host name at 127.0.0.1 (DNS rebinding) and read the dashboard as same-origin.
