@@ -243,6 +243,71 @@ describe('JSON routes in the seed shapes', () => {
     expect((await getJson(`${server.url}api/agents/%E0%A4%A`)).status).toBe(400);
   });
 
+  it('GET /api/agents/:id is the same row as in GET /api/agents, whatever the counters', async () => {
+    const clock = new SimulatedClock();
+    type Mode = 'ok' | 'fail' | 'hang';
+    const mode = new Map<string, Mode>([
+      ['steady', 'ok'],
+      ['tripped', 'fail'],
+      ['slow', 'hang'],
+      ['probing', 'fail'],
+      ['held', 'ok'],
+    ]);
+    const supervisor = createSupervisor({
+      clock,
+      routing: { maxAttempts: 1, attemptTimeoutMs: 100 },
+      agents: [...mode.keys()].map((id, i) => ({
+        id,
+        priority: i,
+        run: (task: unknown) => {
+          const now = mode.get(id);
+          if (now === 'fail') return Promise.reject(new Error(`${id} refused`));
+          if (now === 'hang') return new Promise<never>(() => {});
+          return Promise.resolve(`${id}:${String(task)}`);
+        },
+      })),
+    });
+    const server = await serve(supervisor);
+    /** `n` calls to `id` at once (all admitted by the state it is in now). */
+    const route = (id: string, n: number) =>
+      Promise.all(Array.from({ length: n }, (_, i) => supervisor.route(i, { agents: [id] }).catch(() => {})));
+    await route('steady', 3);
+    // Two attempts cut off at 100 ms: timeouts, not failures.
+    const cut = route('slow', 2);
+    clock.increment(150);
+    await cut;
+    // Tripped, then half-open after its 1 s backoff: one probe succeeds.
+    await route('probing', 5);
+    clock.increment(1000);
+    mode.set('probing', 'ok');
+    await route('probing', 1);
+    // Tripped, then called while open (not permitted), 400 ms into its backoff.
+    await route('tripped', 5);
+    await route('tripped', 2);
+    clock.increment(400);
+    supervisor.isolate('held');
+    void route('slow', 1); // in flight while the rows are read
+
+    const list = await getJson(`${server.url}api/agents`);
+    const byId = new Map<string, Json>(list.body.map((row: Json) => [row.agent_id, row]));
+    // Every counter a row carries is non-zero somewhere, so a row read another way would differ.
+    expect(byId.get('steady')).toMatchObject({ successful: 3, priority: 0, error_rate: 0 });
+    expect(byId.get('slow')).toMatchObject({ timeout: 2, failed: 0, in_flight: 1, error_rate: 1 });
+    expect(byId.get('probing')).toMatchObject({ state: 'half_open', half_open_probes: 1, failed: 5, successful: 1 });
+    expect(byId.get('tripped')).toMatchObject({
+      state: 'open',
+      not_permitted: 2,
+      failure_count: 5,
+      retry_after_ms: 600,
+    });
+    expect(byId.get('held')).toMatchObject({ state: 'isolated', retry_after_ms: null });
+    for (const [id, row] of byId) {
+      const one = await getJson(`${server.url}api/agents/${encodeURIComponent(id)}`);
+      expect(one.status, id).toBe(200);
+      expect(one.body, id).toEqual(row);
+    }
+  });
+
   it('answers wrong methods with 405 and Allow, unknown paths with a JSON 404', async () => {
     const { supervisor } = setup();
     const server = await serve(supervisor);

@@ -3,9 +3,9 @@
  * TypeScript API's camelCase records, and the per-agent rows the visualizer and SSE frames carry.
  */
 import type { BreakerState } from '../../machines/circuitBreaker.js';
-import type { BreakerMetrics, Transition } from '../circuitBreaker.js';
+import type { Breaker, BreakerMetrics, Transition } from '../circuitBreaker.js';
 import { isoTime } from '../clock.js';
-import type { AgentStats, FailureRecord, HealthStatus, Supervisor } from '../supervisorTypes.js';
+import type { AgentInfo, AgentStats, FailureRecord, HealthStatus, Supervisor } from '../supervisorTypes.js';
 
 /** `GET /api/circuit-breaker/health`: the seed's `get_health_status()`. */
 export interface HealthJson {
@@ -140,7 +140,10 @@ export function metricsJson(metrics: BreakerMetrics): MetricsJson {
  * it is not open.
  */
 export function retryAfterMs(supervisor: Supervisor, agentId: string): number | null {
-  const agent = supervisor.getAgent(agentId);
+  return openRetryAfterMs(supervisor, supervisor.getAgent(agentId));
+}
+
+function openRetryAfterMs(supervisor: Supervisor, agent: AgentInfo | undefined): number | null {
   if (agent === undefined || agent.state !== 'open') return null;
   return agent.breaker.retryAfterMs(supervisor.clock.now());
 }
@@ -156,12 +159,38 @@ export function transitionJson(supervisor: Supervisor, transition: Transition): 
   };
 }
 
-function agentJson(supervisor: Supervisor, stats: AgentStats, metrics: BreakerMetrics | undefined): AgentJson {
+/** The counters a row shows, named as in `getStats()`. */
+type RowCounters = Pick<
+  AgentStats,
+  'agentId' | 'state' | 'successful' | 'failed' | 'timeout' | 'notPermitted' | 'halfOpenProbes' | 'inFlight'
+>;
+
+/**
+ * One agent's counters read from its breaker alone, as `getStats()` reads them for every agent
+ * (the supervisor's breakers are `Breaker`s, whose counters are public fields).
+ */
+function countersOf(agent: AgentInfo): RowCounters {
+  const b = agent.breaker as Breaker;
+  return {
+    agentId: agent.id,
+    state: b.state,
+    successful: b.successCount,
+    failed: b.totalFailures - b.timeouts,
+    timeout: b.timeouts,
+    notPermitted: b.totalRejections,
+    halfOpenProbes: b.probes,
+    inFlight: b.inFlight,
+  };
+}
+
+/** A row from the agent's counters and its `getAgent()` record (priority, metrics, retry-after). */
+function agentJson(supervisor: Supervisor, stats: RowCounters, agent: AgentInfo | undefined): AgentJson {
   const calls = stats.successful + stats.failed + stats.timeout;
+  const metrics = agent?.breaker.getMetrics();
   return {
     agent_id: stats.agentId,
     state: stats.state,
-    priority: supervisor.getAgent(stats.agentId)?.priority ?? null,
+    priority: agent?.priority ?? null,
     in_flight: stats.inFlight,
     successful: stats.successful,
     failed: stats.failed,
@@ -172,7 +201,7 @@ function agentJson(supervisor: Supervisor, stats: AgentStats, metrics: BreakerMe
     backoff_seconds: metrics?.backoffSeconds ?? 0,
     error_rate: calls === 0 ? 0 : (stats.failed + stats.timeout) / calls,
     calls,
-    retry_after_ms: stats.state === 'open' ? retryAfterMs(supervisor, stats.agentId) : null,
+    retry_after_ms: stats.state === 'open' ? openRetryAfterMs(supervisor, agent) : null,
     last_failure_time: metrics?.metrics.lastFailureTime ?? null,
     last_success_time: metrics?.metrics.lastSuccessTime ?? null,
   };
@@ -186,15 +215,13 @@ function worstFirst(a: AgentJson, b: AgentJson): number {
 }
 
 /**
- * Every agent's row and the totals, read in one pass over the supervisor's counters. With
- * `maxAgents`, only that many rows, the worst first (a dashboard of 10,000 agents shows the ones
- * in trouble; an SSE frame stays small).
+ * Every agent's row and the totals: one `getStats()` read for the counters, then one `getAgent()`
+ * lookup per row for the rest. With `maxAgents`, only that many rows, the worst first (a dashboard
+ * of 10,000 agents shows the ones in trouble; an SSE frame stays small).
  */
 export function frameJson(supervisor: Supervisor, maxAgents = Number.POSITIVE_INFINITY): FrameJson {
   const stats = supervisor.getStats();
-  const metricsById = new Map<string, BreakerMetrics>();
-  for (const metrics of supervisor.getAllMetrics()) metricsById.set(metrics.agentId, metrics);
-  let agents = stats.agents.map((a) => agentJson(supervisor, a, metricsById.get(a.agentId)));
+  let agents = stats.agents.map((a) => agentJson(supervisor, a, supervisor.getAgent(a.agentId)));
   if (agents.length > maxAgents) agents = agents.sort(worstFirst).slice(0, maxAgents);
   return {
     timestamp: isoTime(supervisor.clock.now()) ?? '',
@@ -207,8 +234,8 @@ export function frameJson(supervisor: Supervisor, maxAgents = Number.POSITIVE_IN
   };
 }
 
-/** One agent's row, or undefined for an unknown id. */
+/** One agent's row (the same as its row in `frameJson`), read from that agent only; undefined for an unknown id. */
 export function agentRow(supervisor: Supervisor, agentId: string): AgentJson | undefined {
-  if (supervisor.getAgent(agentId) === undefined) return undefined;
-  return frameJson(supervisor).agents.find((a) => a.agent_id === agentId);
+  const agent = supervisor.getAgent(agentId);
+  return agent === undefined ? undefined : agentJson(supervisor, countersOf(agent), agent);
 }
