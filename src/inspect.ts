@@ -169,7 +169,7 @@ export async function createInspector(options: InspectorOptions = {}): Promise<I
     clearTimeout(timeout);
   }
 
-  let stopped = false;
+  /** Set by `stop()`: from then on `inspect` is a no-op. */
   let stopping: Promise<void> | undefined;
   async function shutdown(): Promise<void> {
     inspector.stop();
@@ -188,10 +188,9 @@ export async function createInspector(options: InspectorOptions = {}): Promise<I
   return {
     url,
     inspect: (event) => {
-      if (!stopped) inspector.inspect.next?.(event);
+      if (stopping === undefined) inspector.inspect.next?.(event);
     },
     stop() {
-      stopped = true;
       stopping ??= shutdown();
       return stopping;
     },

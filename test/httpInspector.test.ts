@@ -4,10 +4,28 @@
  * origins are refused, `stop()` closes everything.
  */
 import { request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { createActor, createMachine } from 'xstate';
+import { createActor, createMachine, type InspectionEvent } from 'xstate';
 import { ConfigError, createInspector, type Inspector } from '../src/index.js';
+
+/** Every event handed to a `createWebSocketInspector` socket, newest last (the real one still runs). */
+const handedOver = vi.hoisted(() => [] as InspectionEvent[]);
+vi.mock('@statelyai/inspect', async (importOriginal) => {
+  const original = await importOriginal<typeof import('@statelyai/inspect')>();
+  return {
+    ...original,
+    createWebSocketInspector: (...args: Parameters<typeof original.createWebSocketInspector>) => {
+      const inspector = original.createWebSocketInspector(...args);
+      const next = inspector.inspect.next;
+      inspector.inspect.next = (event: InspectionEvent) => {
+        handedOver.push(event);
+        next?.(event);
+      };
+      return inspector;
+    },
+  };
+});
 
 const toggle = createMachine({
   id: 'toggle',
@@ -95,11 +113,18 @@ describe('createInspector', () => {
 
   it('stop() closes the relay and turns inspect into a no-op', async () => {
     const inspector = await start();
+    // Before stop() the events reach the inspector's socket: the count compared below does move.
+    const earlier = handedOver.length;
+    createActor(toggle, { inspect: inspector.inspect }).start().stop();
+    expect(handedOver.length).toBeGreaterThan(earlier);
+
     await inspector.stop();
     await expect(get(inspector.url)).rejects.toThrow(/ECONNREFUSED/);
+    const handed = handedOver.length;
     const actor = createActor(toggle, { inspect: inspector.inspect }).start();
     actor.send({ type: 'FLIP' });
     actor.stop();
+    expect(handedOver.length).toBe(handed);
     await inspector.stop();
   });
 
