@@ -101,7 +101,10 @@ describe.skipIf(!available)('the visualizer in headless Chromium', () => {
     await page.waitForFunction(() => document.querySelectorAll('.tile').length === 3, undefined, { timeout: 10_000 });
     expect(await tileState('alpha')).toBe('closed');
     await page.waitForSelector('.statechart .state[data-state="half_open"]');
-    expect(await page.textContent('#summary')).toContain('3 agents');
+    expect(await page.textContent('.statechart .state[data-state="half_open"] text')).toBe('half-open');
+    const summary = await page.textContent('#summary');
+    expect(summary).toContain('3 agents');
+    expect(summary).toContain('0 isolated');
   });
 
   it('renders an agent id full of HTML as text', async () => {

@@ -45,7 +45,7 @@ function renderSummary(frame) {
     item('healthy', health.healthy_agents, 'closed'),
     item('open', health.open_circuits, 'open'),
     item('half-open', health.half_open_circuits, 'half_open'),
-    item('isolated', health.isolated_circuits ?? 0, 'isolated'),
+    item('isolated', health.isolated_circuits, 'isolated'),
     item('routed', health.routing_events),
     item('tasks ok', tasks.succeeded),
     item('tasks failed', tasks.failed + tasks.rejected),
@@ -59,7 +59,7 @@ function renderSummary(frame) {
     segment(health.healthy_agents, 'closed'),
     segment(health.half_open_circuits, 'half_open'),
     segment(health.open_circuits, 'open'),
-    segment(health.isolated_circuits ?? 0, 'isolated'),
+    segment(health.isolated_circuits, 'isolated'),
   );
   // Widths through the CSSOM (inline style attributes would need 'unsafe-inline' in the CSP).
   for (const el of bar.children) el.style.flexGrow = el.getAttribute('data-share');
@@ -68,7 +68,7 @@ function renderSummary(frame) {
 function onFrame(frame) {
   const now = performance.now();
   renderSummary(frame);
-  const total = frame.agents_total ?? frame.agents.length;
+  const total = frame.agents_total;
   setText(
     $('hint'),
     `${total > frame.agents.length ? `The ${frame.agents.length} worst of ${total} agents. ` : ''}Sorted by error rate, then volume. Select a tile to follow it in the statechart.`,

@@ -4,6 +4,7 @@
  * selected agent's current state and the transition it took last.
  */
 import { s } from './dom.js';
+import { stateLabel } from './format.js';
 
 const BOX_W = 116;
 const BOX_H = 40;
@@ -37,7 +38,7 @@ function guardLabel(guard) {
 }
 
 /** Collects `{ from, to, labels, guards }` edges, merged per (from, to). */
-export function edgesOf(machine) {
+function edgesOf(machine) {
   const keyById = new Map();
   for (const [key, node] of Object.entries(machine.states ?? {})) keyById.set(`#${node.id}`, key);
   const edges = new Map();
@@ -174,7 +175,7 @@ export function createStatechart(container, machine) {
       'g',
       { class: key === ANY ? 'state state-any' : 'state', 'data-state': key },
       s('rect', { x: p.x, y: p.y, width: BOX_W, height: BOX_H, rx: '8' }),
-      s('text', { x: p.x + BOX_W / 2, y: p.y + BOX_H / 2 + 4, 'text-anchor': 'middle' }, key.replace('_', '-')),
+      s('text', { x: p.x + BOX_W / 2, y: p.y + BOX_H / 2 + 4, 'text-anchor': 'middle' }, stateLabel(key)),
     );
     svg.append(box);
     boxes.set(key, box);

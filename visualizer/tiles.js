@@ -64,10 +64,6 @@ export class Tiles {
     return this.tiles.get(id)?.state;
   }
 
-  get ids() {
-    return [...this.tiles.keys()];
-  }
-
   sort() {
     const ordered = [...this.tiles.values()].sort(
       (a, b) => b.errorRate - a.errorRate || b.calls - a.calls || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
