@@ -616,6 +616,11 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost, SignalR
     this.agentOrThrow(id).breaker.reset();
   }
 
+  getAgentStats(id: string): AgentStats | undefined {
+    const agent = this.pool.byId.get(id);
+    return agent === undefined ? undefined : agentStats(agent);
+  }
+
   getAgent(id: string): AgentInfo | undefined {
     const agent = this.pool.byId.get(id);
     if (agent === undefined) return undefined;
@@ -667,27 +672,8 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost, SignalR
   }
 
   getStats(): SupervisorStats {
-    const agents: AgentStats[] = this.pool.ordered.items.map((agent) => {
-      const b = agent.breaker;
-      const latency = b.latency;
-      return {
-        agentId: agent.id,
-        state: b.state,
-        successful: b.successCount,
-        failed: b.totalFailures - b.timeouts,
-        timeout: b.timeouts,
-        notPermitted: b.totalRejections,
-        halfOpenProbes: b.probes,
-        openToHalfOpen: b.openToHalfOpen,
-        inFlight: b.inFlight,
-        nextProbeAt: b.state === 'open' ? b.context.nextProbeAt : null,
-        latency: latency
-          ? { buckets: latency.cumulative(), sumSeconds: latency.sumMs / 1000, count: latency.count }
-          : { buckets: EMPTY_BUCKETS, sumSeconds: 0, count: 0 },
-      };
-    });
     return {
-      agents,
+      agents: this.pool.ordered.items.map(agentStats),
       tasks: { succeeded: this.tasksSucceeded, failed: this.tasksFailed, rejected: this.tasksRejected },
       failovers: this.failovers,
       routingEvents: this.routingEvents,
@@ -785,6 +771,27 @@ function rootMachineFor(sync: BreakerSync | undefined): typeof supervisorMachine
   });
   const shard = breakerShardMachine.provide({ actors: { circuitBreaker: breaker } });
   return supervisorMachine.provide({ actors: { breakerShard: shard } });
+}
+
+/** One agent's counters as `getStats()` and `/metrics` read them. */
+function agentStats(agent: Agent): AgentStats {
+  const b = agent.breaker;
+  const latency = b.latency;
+  return {
+    agentId: agent.id,
+    state: b.state,
+    successful: b.successCount,
+    failed: b.totalFailures - b.timeouts,
+    timeout: b.timeouts,
+    notPermitted: b.totalRejections,
+    halfOpenProbes: b.probes,
+    openToHalfOpen: b.openToHalfOpen,
+    inFlight: b.inFlight,
+    nextProbeAt: b.state === 'open' ? b.context.nextProbeAt : null,
+    latency: latency
+      ? { buckets: latency.cumulative(), sumSeconds: latency.sumMs / 1000, count: latency.count }
+      : { buckets: EMPTY_BUCKETS, sumSeconds: 0, count: 0 },
+  };
 }
 
 /** Runs a continuation now, as a settled promise (a synchronous agent, or a synchronous throw). */

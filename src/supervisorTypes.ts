@@ -197,6 +197,8 @@ export interface Supervisor<TTask = unknown, TResult = unknown> {
   getRecentFailures(limit?: number): FailureRecord[];
   getAllMetrics(): BreakerMetrics[];
   getStats(): SupervisorStats;
+  /** One agent's entry of `getStats().agents`, without reading the others; undefined for an unknown id. */
+  getAgentStats(id: string): AgentStats | undefined;
   getAgent(id: string): AgentInfo | undefined;
   /** Ids of the agents, in priority order. */
   agentIds(): string[];

@@ -305,7 +305,10 @@ describe('JSON routes in the seed shapes', () => {
       const one = await getJson(`${server.url}api/agents/${encodeURIComponent(id)}`);
       expect(one.status, id).toBe(200);
       expect(one.body, id).toEqual(row);
+      // The row is read through getAgentStats, which must be that agent's getStats() entry.
+      expect(supervisor.getAgentStats(id), id).toEqual(supervisor.getStats().agents.find((a) => a.agentId === id));
     }
+    expect(supervisor.getAgentStats('nobody')).toBeUndefined();
   });
 
   it('answers wrong methods with 405 and Allow, unknown paths with a JSON 404', async () => {

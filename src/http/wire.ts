@@ -3,7 +3,7 @@
  * TypeScript API's camelCase records, and the per-agent rows the visualizer and SSE frames carry.
  */
 import type { BreakerState } from '../../machines/circuitBreaker.js';
-import type { Breaker, BreakerMetrics, Transition } from '../circuitBreaker.js';
+import type { BreakerMetrics, Transition } from '../circuitBreaker.js';
 import { isoTime } from '../clock.js';
 import type { AgentInfo, AgentStats, FailureRecord, HealthStatus, Supervisor } from '../supervisorTypes.js';
 
@@ -159,32 +159,8 @@ export function transitionJson(supervisor: Supervisor, transition: Transition): 
   };
 }
 
-/** The counters a row shows, named as in `getStats()`. */
-type RowCounters = Pick<
-  AgentStats,
-  'agentId' | 'state' | 'successful' | 'failed' | 'timeout' | 'notPermitted' | 'halfOpenProbes' | 'inFlight'
->;
-
-/**
- * One agent's counters read from its breaker alone, as `getStats()` reads them for every agent
- * (the supervisor's breakers are `Breaker`s, whose counters are public fields).
- */
-function countersOf(agent: AgentInfo): RowCounters {
-  const b = agent.breaker as Breaker;
-  return {
-    agentId: agent.id,
-    state: b.state,
-    successful: b.successCount,
-    failed: b.totalFailures - b.timeouts,
-    timeout: b.timeouts,
-    notPermitted: b.totalRejections,
-    halfOpenProbes: b.probes,
-    inFlight: b.inFlight,
-  };
-}
-
 /** A row from the agent's counters and its `getAgent()` record (priority, metrics, retry-after). */
-function agentJson(supervisor: Supervisor, stats: RowCounters, agent: AgentInfo | undefined): AgentJson {
+function agentJson(supervisor: Supervisor, stats: AgentStats, agent: AgentInfo | undefined): AgentJson {
   const calls = stats.successful + stats.failed + stats.timeout;
   const metrics = agent?.breaker.getMetrics();
   return {
@@ -236,6 +212,6 @@ export function frameJson(supervisor: Supervisor, maxAgents = Number.POSITIVE_IN
 
 /** One agent's row (the same as its row in `frameJson`), read from that agent only; undefined for an unknown id. */
 export function agentRow(supervisor: Supervisor, agentId: string): AgentJson | undefined {
-  const agent = supervisor.getAgent(agentId);
-  return agent === undefined ? undefined : agentJson(supervisor, countersOf(agent), agent);
+  const stats = supervisor.getAgentStats(agentId);
+  return stats === undefined ? undefined : agentJson(supervisor, stats, supervisor.getAgent(agentId));
 }
