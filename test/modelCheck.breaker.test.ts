@@ -23,6 +23,7 @@ import {
   explore,
   isAfter,
   keyOf,
+  ladder,
   machine,
   type Snapshot,
 } from './support/exploreBreaker.js';
@@ -232,14 +233,6 @@ function check(exploration: Exploration): string[] {
   return failures;
 }
 
-/** The distinct backoff levels: initialMs × multiplierⁿ below maxMs, then maxMs. */
-function backoffLevels(options: BreakerOptions): number {
-  const { initialMs, multiplier, maxMs } = documentedPolicy(options).backoff;
-  const levels = new Set<number>();
-  for (let b = initialMs; !levels.has(b); b = Math.min(b * multiplier, maxMs)) levels.add(b);
-  return levels.size;
-}
-
 const grid = breakerGrid();
 const explored = new Map(grid.map(({ name, options }) => [name, explore(options)]));
 
@@ -351,7 +344,7 @@ describe('exhaustive exploration of the breaker machine', () => {
       const expected = expectedConsecutiveStates(
         options.failureThreshold ?? 5,
         options.halfOpenMaxCalls ?? 3,
-        backoffLevels(options),
+        ladder(documentedPolicy(options).backoff).length,
       );
       expect(keys.length, name).toBe(expected);
     }
