@@ -369,9 +369,34 @@ describe('exhaustive exploration of the breaker machine', () => {
   });
 
   it('keys states by value and guard-read context only, so the space is finite', () => {
-    // The same abstract state reached by two paths with different generations and times is one state.
+    const fresh = createActor(machine, { input: { agentId: 'x' } }).getSnapshot();
     const { keys } = explored.get('defaults') as Exploration;
-    expect(new Set(keys).size).toBe(keys.length);
-    expect(keys[0]).toBe(keyOf(createActor(machine, { input: { agentId: 'x' } }).getSnapshot()));
+    expect(keys[0]).toBe(keyOf(fresh));
+    const step = (from: Snapshot, ...events: BreakerEvent[]) =>
+      events.reduce((snapshot, event) => transition(machine, snapshot, event)[0], from);
+    const failure = (s: Snapshot, at: number): BreakerEvent => ({
+      type: 'FAILURE',
+      generation: s.context.generation,
+      at,
+      reason: 'x',
+    });
+    // The same abstract state reached by two paths, with different generations and times, is one state.
+    const reset = step(fresh, { type: 'RESET', at: 10 });
+    const isolatedThenReset = step(fresh, { type: 'ISOLATE', at: 20 }, { type: 'RESET', at: 500 });
+    expect(isolatedThenReset.value).toBe('closed');
+    expect(isolatedThenReset.context.generation).not.toBe(reset.context.generation);
+    expect(isolatedThenReset.context.changedAt).not.toBe(reset.context.changedAt);
+    expect(keyOf(isolatedThenReset)).toBe(keyOf(reset));
+    expect(keys).toContain(keyOf(reset));
+    let tripped = fresh;
+    for (let at = 0; at < 5; at++) tripped = step(tripped, failure(tripped, at));
+    const peerTripped = step(reset, { type: 'PEER_TRIPPED', at: 3000, nextProbeAt: 3500 });
+    expect([tripped.value, peerTripped.value]).toEqual(['open', 'open']);
+    expect(peerTripped.context.generation).not.toBe(tripped.context.generation);
+    expect(peerTripped.context.nextProbeAt).not.toBe(tripped.context.nextProbeAt);
+    expect(keyOf(peerTripped)).toBe(keyOf(tripped));
+    // Context a guard reads does tell states apart.
+    expect(keyOf(step(reset, failure(reset, 600)))).not.toBe(keyOf(reset));
+    expect(keyOf(reset)).not.toBe(keyOf(fresh)); // RESTORE reads "never moved"
   });
 });
