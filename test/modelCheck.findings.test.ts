@@ -39,14 +39,15 @@ describe('findings of the model check', () => {
 });
 
 /**
- * Found by the replay's clock check on issue 8's events (`modelCheck.replay.test.ts`, "dates every
- * change by the simulated clock"), and FAILING until the machine is fixed: an open circuit whose
+ * Regression tests for a bug found by the replay's clock check on issue 8's events
+ * (`modelCheck.replay.test.ts`, "dates every change by the simulated clock"): an open circuit whose
  * `nextProbeAt` has already passed when it opens (a peer's trip delivered late, a snapshot restored
- * after a restart longer than its backoff) lets probes in at once, as it should, but dates the
- * half-open window at that past `nextProbeAt` (`startHalfOpenWindow` takes `context.nextProbeAt` as
- * the time). Every time derived from the window is then early by the delay: a timed-out probe's
- * failure, the reopened circuit's `nextProbeAt`, hence `retryAfterMs` (0 while still open), the
- * transition's `at` (before the trip that caused it), and what a snapshot or a peer would be told.
+ * after a restart longer than its backoff) lets probes in at once, as it should, but dated the
+ * half-open window at that past `nextProbeAt`. Every time derived from the window was then early by
+ * the delay: a timed-out probe's failure, the reopened circuit's `nextProbeAt`, hence `retryAfterMs`
+ * (0 while still open), the transition's `at` (before the trip that caused it), and what a snapshot
+ * or a peer would be told. Fixed in `startHalfOpenWindow`, which now starts the window at
+ * `Math.max(nextProbeAt, changedAt)`: when the circuit opened, never before.
  */
 describe('an open circuit whose nextProbeAt has passed (issue 8)', () => {
   const options = { halfOpenMaxCalls: 1, halfOpenTimeoutMs: 30_000 } as const;
