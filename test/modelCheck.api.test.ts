@@ -88,19 +88,33 @@ describe('modelCheck()', () => {
     expect(replay.snapshots.at(-1)?.context).toMatchObject({ probeSuccesses: 2, probesAdmitted: 2 });
   });
 
-  it('finds the backoff growing through failed recoveries, on the simulated clock', () => {
-    // Without restores and peers in the way (a restored snapshot reaches any level in one step):
-    // failures only.
-    const breaker = {
-      failureThreshold: 2,
-      halfOpenMaxCalls: 1,
-      backoff: { initialMs: 1000, multiplier: 2, maxMs: 8000 },
-    };
+  const growingBackoff = {
+    failureThreshold: 2,
+    halfOpenMaxCalls: 1,
+    backoff: { initialMs: 1000, multiplier: 2, maxMs: 8000 },
+  };
+
+  it('finds a long backoff in one step, a restored snapshot, and replays it', () => {
     const result = modelCheck({
-      breaker,
+      breaker: growingBackoff,
       invariants: [{ name: 'the open period stays under 3 s', check: (s) => s.context.backoffMs < 3000 }],
     });
-    expect(types(result.violations[0]?.path ?? [])).toEqual(['RESTORE']);
+    expect(result.ok).toBe(false);
+    expect(result.violations).toHaveLength(1);
+    const [violation] = result.violations;
+    expect(violation?.invariant).toBe('the open period stays under 3 s');
+    expect(violation?.state.value).toBe('open');
+    expect(violation?.state.context.backoffMs).toBeGreaterThanOrEqual(3000);
+    // The shortest path: a snapshot restored at that level, not failed recoveries.
+    expect(types(violation?.path ?? [])).toEqual(['RESTORE']);
+    const replay = replayPath(violation?.path ?? [], growingBackoff);
+    expect(replay.states).toEqual(['closed', 'open']);
+    expect(replay.snapshots.at(-1)?.context).toEqual(violation?.state.context);
+  });
+
+  it('replays the backoff growing through failed recoveries, on the simulated clock', () => {
+    // The long way to a long backoff, written by hand: failures only, no restores or peers.
+    const breaker = growingBackoff;
     const replay = replayPath(
       [
         { type: 'FAILURE', generation: 0, at: 0, reason: 'model-check failure' },
