@@ -128,6 +128,8 @@ function stepName(event: AnyEvent): string {
 
 /** Time problems found on whole-path replays, by configuration: reported by a test of their own. */
 const clockProblems = new Map<string, string[]>();
+/** Steps whose timestamps were checked, by configuration: without them the clock test has nothing to say. */
+const datedSteps = new Map<string, number>();
 
 /**
  * Sends one explored event to a live actor; a delayed one advances the clock by exactly its delay
@@ -182,6 +184,7 @@ function replay(
       break;
     }
     if (clock !== undefined) {
+      datedSteps.set(clock, (datedSteps.get(clock) ?? 0) + 1);
       const found = timeProblems(before, event, after, run.clock.now());
       if (found.length > 0) {
         const list = clockProblems.get(clock) ?? [];
@@ -257,6 +260,8 @@ describe('replaying explored paths on live actors with a SimulatedClock', () => 
   const taken = new Set<string>();
   let totalStates = 0;
   let totalEdges = 0;
+  /** Configurations whose case above ran to the end: the coverage tests below read what they left. */
+  const replayed = new Set<string>();
 
   it.each(grid.map(({ name, options }) => [name, options] as const))(
     '%s: every shortest path and every edge replays, 100% state and edge coverage',
@@ -345,6 +350,7 @@ describe('replaying explored paths on live actors with a SimulatedClock', () => 
       expect(coveredEdges.size / exploration.edges.length).toBe(1);
       totalStates += coveredStates.size;
       totalEdges += coveredEdges.size;
+      replayed.add(name);
     },
   );
 
@@ -379,6 +385,10 @@ describe('replaying explored paths on live actors with a SimulatedClock', () => 
   });
 
   it('covers every transition the statechart defines, and reports the coverage', () => {
+    // Run without the cases above (a filter), there is nothing to check: fail rather than pass.
+    expect([...replayed]).toEqual(grid.map(({ name }) => name));
+    expect(totalStates).toBeGreaterThan(0);
+    expect(totalEdges).toBeGreaterThan(0);
     const missing = [...statechartTransitions].filter((id) => !taken.has(id));
     console.log(
       `replay coverage: ${totalStates} states and ${totalEdges} edges replayed (100%); ` +
@@ -390,6 +400,8 @@ describe('replaying explored paths on live actors with a SimulatedClock', () => 
   });
 
   it('dates every change by the simulated clock on whole-path replays', () => {
+    // Every configuration's whole-path replays checked some timestamps (none when run alone).
+    expect(grid.map(({ name }) => name).filter((name) => (datedSteps.get(name) ?? 0) === 0)).toEqual([]);
     const found = [...clockProblems].flatMap(([name, list]) => list.map((p) => `${name}: ${p}`));
     expect(found.slice(0, 5), `${found.length} time problems`).toEqual([]);
   });
