@@ -389,6 +389,26 @@ describe('replayPath()', () => {
     expect(snapshots[5]?.context).toMatchObject({ lastFailureAt: 1000, nextProbeAt: 2500, backoffMs: 1500 });
   });
 
+  /** A well-formed restore, for the bad-path table to spoil one field of. */
+  const restore = {
+    type: 'RESTORE',
+    at: 0,
+    state: 'open',
+    failureCount: 5,
+    backoffMs: 1000,
+    nextProbeAt: 1000,
+    lastFailureAt: 0,
+    lastFailureReason: 'boom',
+  } as const;
+
+  it('accepts the well-formed restore the bad-path table spoils', () => {
+    expect(replayPath([restore]).states).toEqual(['closed', 'open']);
+    expect(replayPath([{ ...restore, lastFailureAt: null, lastFailureReason: null }]).states).toEqual([
+      'closed',
+      'open',
+    ]);
+  });
+
   it.each([
     [[{ type: 'NOPE' }], {}, 'path[0].type'],
     [[{ type: 'RESET', at: 0 }, 7], {}, 'path[1]'],
@@ -396,6 +416,20 @@ describe('replayPath()', () => {
     [[{ type: 'PEER_TRIPPED', at: 0 }], {}, 'path[0].nextProbeAt'],
     [[{ type: 'RESTORE', at: 0, state: 'ajar' }], {}, 'path[0].state'],
     [[{ type: 'RESTORE', at: 0, state: 'open', failureCount: 0, backoffMs: -1 }], {}, 'path[0].backoffMs'],
+    [[{ type: 'SUCCESS', at: 0 }], {}, 'path[0].generation'],
+    [
+      [
+        { type: 'RESET', at: 0 },
+        { type: 'FAILURE', at: 0, reason: 'boom' },
+      ],
+      {},
+      'path[1].generation',
+    ],
+    [[{ type: 'FAILURE', generation: '0', at: 0, reason: 'boom' }], {}, 'path[0].generation'],
+    [[{ type: 'FAILURE', generation: 0, at: 0 }], {}, 'path[0].reason'],
+    [[{ ...restore, lastFailureAt: undefined }], {}, 'path[0].lastFailureAt'],
+    [[{ ...restore, lastFailureAt: '5' }], {}, 'path[0].lastFailureAt'],
+    [[{ ...restore, lastFailureReason: 7 }], {}, 'path[0].lastFailureReason'],
     ['FAILURE', {}, 'path'],
     [[], { halfOpenMaxCalls: 0 }, 'halfOpenMaxCalls'],
   ])('rejects %j (options %j) with a ConfigError naming %s', (path, options, field) => {

@@ -59,12 +59,22 @@ export function replayPath(path: readonly ExplorationEvent[], options: BreakerOp
         `one of ${[...EVENT_TYPES].join(', ')} or an xstate.after.… event`,
       );
     }
+    if (type === 'SUCCESS' || type === 'FAILURE') {
+      checkNumber(event.generation, `path[${i}].generation`, { integer: true });
+    }
+    if (type === 'FAILURE' && typeof event.reason !== 'string') {
+      throw new ConfigError(`path[${i}].reason`, event.reason, 'a string');
+    }
     if (type === 'PEER_TRIPPED') checkNumber(event.nextProbeAt, `path[${i}].nextProbeAt`);
     if (type === 'RESTORE') {
       checkOneOf(event.state, `path[${i}].state`, BREAKER_STATES);
       checkNumber(event.failureCount, `path[${i}].failureCount`, { min: 0, integer: true });
       checkNumber(event.backoffMs, `path[${i}].backoffMs`, { min: 0 });
       if (event.nextProbeAt !== null) checkNumber(event.nextProbeAt, `path[${i}].nextProbeAt`);
+      if (event.lastFailureAt !== null) checkNumber(event.lastFailureAt, `path[${i}].lastFailureAt`);
+      if (event.lastFailureReason !== null && typeof event.lastFailureReason !== 'string') {
+        throw new ConfigError(`path[${i}].lastFailureReason`, event.lastFailureReason, 'a string or null');
+      }
     }
   });
 
