@@ -14,7 +14,7 @@ import {
   SupervisorStoppedError,
 } from '../src/index.js';
 import { type ChaosResult, type ChaosTask, FaultInjector, mixSeed, prng, wrongResult } from './support/faults.js';
-import { consistencyProblems, History, totalInFlight } from './support/history.js';
+import { CLEAN_HISTORY, consistencyProblems, History, historyProblems, totalInFlight } from './support/history.js';
 import { TrackedClock } from './support/trackedClock.js';
 
 /** What a task asks its agent to do. */
@@ -173,13 +173,7 @@ describe('stop({ drainMs }) under load', () => {
     await advance(sim, 2_000, 100);
 
     const report = history.report();
-    expect({
-      lost: report.lost,
-      twice: report.settledTwice,
-      wrong: report.wrongValues,
-      unexpected: report.unexpectedErrors,
-      problems: report.problems,
-    }).toEqual({ lost: 0, twice: 0, wrong: 0, unexpected: 0, problems: [] });
+    expect(historyProblems(report)).toEqual(CLEAN_HISTORY);
     expect(Object.keys(report.errors)).toEqual(['SupervisorStoppedError']);
     expect(report.errors.SupervisorStoppedError).toBeGreaterThan(300);
     expect(seen.aborted).toBeGreaterThan(100); // agents that listen saw the abort
@@ -279,13 +273,7 @@ describe('stop under chaos', () => {
     for (const c of controllers) c.abort('too late');
     await advance(sim, 5_000, 50); // fast-path agents with latency spikes finish on their own
     const report = history.report();
-    expect({
-      lost: report.lost,
-      twice: report.settledTwice,
-      wrong: report.wrongValues,
-      unexpected: report.unexpectedErrors,
-      problems: report.problems,
-    }).toEqual({ lost: 0, twice: 0, wrong: 0, unexpected: 0, problems: [] });
+    expect(historyProblems(report)).toEqual(CLEAN_HISTORY);
     expect(report.errors.SupervisorStoppedError).toBeGreaterThan(0);
     expect(report.resolved).toBeGreaterThan(2500);
     expect(totalInFlight(supervisor)).toBe(0);

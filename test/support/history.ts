@@ -44,6 +44,26 @@ export interface HistoryReport {
   problems: string[];
 }
 
+/** The figures of a report that must be zero (or empty) after any run: what went wrong, by kind. */
+export function historyProblems(report: HistoryReport) {
+  return {
+    lost: report.lost,
+    twice: report.settledTwice,
+    wrong: report.wrongValues,
+    unexpected: report.unexpectedErrors,
+    problems: report.problems,
+  };
+}
+
+/** `historyProblems()` of a clean history. */
+export const CLEAN_HISTORY: Readonly<ReturnType<typeof historyProblems>> = {
+  lost: 0,
+  twice: 0,
+  wrong: 0,
+  unexpected: 0,
+  problems: [],
+};
+
 export interface HistoryChecks {
   /** A problem in words when a resolved value is wrong for its task. */
   value: (entry: TaskEntry, value: unknown) => string | undefined;
