@@ -23,14 +23,14 @@ export interface DelayedEvent {
 export type ExplorationEvent = BreakerEvent | DelayedEvent;
 
 /** The `reason` explored failures carry. */
-export const EXPLORED_FAILURE_REASON = 'model-check failure';
+const EXPLORED_FAILURE_REASON = 'model-check failure';
 
 /**
  * A probe lease that never answers: the half-open state still invokes it, and its answers
  * (`LEASE_GRANTED`, `LEASE_DENIED`) are explicit steps of an explored or replayed path, so nothing
  * depends on an invoked actor running.
  */
-export const manualLease = fromCallback<{ type: 'LEASE_GRANTED' }, ProbeLeaseInput>(() => {});
+const manualLease = fromCallback<{ type: 'LEASE_GRANTED' }, ProbeLeaseInput>(() => {});
 
 /** `machine` with the manual lease: the machine model checks explore and replays run. */
 export function withManualLease(machine: typeof circuitBreakerMachine = circuitBreakerMachine) {
@@ -73,7 +73,7 @@ export function isDelayedEvent(event: { type: string }): event is DelayedEvent {
  * `failureRate`, exactly at it, and every call failed. The guard only compares these figures with
  * the policy, so these partitions stand for every figure the runtime can send.
  */
-export function rateWindowFigures(trip: RateTripPolicy): Array<{ windowCalls: number; windowFailures: number }> {
+function rateWindowFigures(trip: RateTripPolicy): Array<{ windowCalls: number; windowFailures: number }> {
   const callCounts = new Set([
     Math.max(1, trip.minimumCalls - 1),
     trip.minimumCalls,
@@ -105,7 +105,7 @@ const restoresByPolicy = new WeakMap<BreakerPolicy, { all: RestoreEvent[]; onePe
  * restore), a half-open and an isolated one at the first, second and last backoff levels the
  * policy reaches. Times are relative to `at` = 0.
  */
-export function restoreEvents(policy: BreakerPolicy): { all: RestoreEvent[]; onePerState: RestoreEvent[] } {
+function restoreEvents(policy: BreakerPolicy): { all: RestoreEvent[]; onePerState: RestoreEvent[] } {
   let restores = restoresByPolicy.get(policy);
   if (restores !== undefined) return restores;
   const { initialMs, multiplier, maxMs } = policy.backoff;

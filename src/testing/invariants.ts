@@ -26,7 +26,7 @@ export interface TransitionInvariant {
 }
 
 /** Whether the trip policy says a failure with these figures, after `failureCount` failures, opens. */
-export function tripPolicyTrips(
+function tripPolicyTrips(
   policy: BreakerPolicy,
   failureCount: number,
   event: { windowCalls?: number; windowFailures?: number },

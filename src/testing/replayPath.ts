@@ -107,7 +107,7 @@ export function replayPath(path: readonly ExplorationEvent[], options: BreakerOp
 }
 
 /** `event` sent at `now`: its `at` is `now`, and the times it carries move by as much. */
-export function atClockTime(event: BreakerEvent, now: number): BreakerEvent {
+function atClockTime(event: BreakerEvent, now: number): BreakerEvent {
   if (!('at' in event)) return event;
   const shift = (time: number) => now + time - (typeof event.at === 'number' ? event.at : 0);
   switch (event.type) {
