@@ -42,8 +42,6 @@ export interface ChaosOptions {
   faultyShare: number;
   /** Tasks in flight at once. */
   concurrency: number;
-  /** Simulated ms per driver iteration. */
-  stepMs?: number;
   /** Share of tasks routed with a caller signal (default 0.2), and of those aborted mid-flight (default 0.4). */
   signalShare?: number;
   abortShare?: number;
@@ -93,11 +91,12 @@ const POLICIES: readonly RoutingPolicyName[] = ['priority', 'round-robin', 'leas
 const TIMEOUT_MS = 250;
 /** Iterations without progress after which the remaining tasks count as lost. */
 const STALL_LIMIT = 2000;
+/** Simulated ms per driver iteration. */
+const STEP_MS = 10;
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosOutcome> {
   const started = performance.now();
   const { seed, tasks: taskCount, concurrency } = options;
-  const stepMs = options.stepMs ?? 10;
   const signalShare = options.signalShare ?? 0.2;
   const abortShare = options.abortShare ?? 0.4;
 
@@ -306,7 +305,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosOutcome> {
           abortProblems.push(`task ${entry.n}: agent ${call.agentId} did not see the abort`);
       }
 
-      sim.increment(stepMs);
+      sim.increment(STEP_MS);
       iteration++;
       if (history.pending === lastPending && next >= taskCount) {
         if (++stalled > STALL_LIMIT) break;

@@ -14,7 +14,7 @@ import type { BreakerOptions } from '../../machines/breakerOptions.js';
 import { type BreakerEvent, circuitBreakerMachine, type ProbeLeaseInput } from '../../machines/circuitBreaker.js';
 
 /** A lease actor that never answers. */
-export const silentLease = fromCallback<{ type: 'LEASE_GRANTED' }, ProbeLeaseInput>(() => {});
+const silentLease = fromCallback<{ type: 'LEASE_GRANTED' }, ProbeLeaseInput>(() => {});
 export const machine = circuitBreakerMachine.provide({ actors: { probeLease: silentLease } });
 export type Snapshot = ReturnType<typeof machine.transition>;
 /** A breaker event, or a delayed transition's event (`xstate.after.<delay>.<state id>`). */

@@ -134,8 +134,6 @@ export interface FaultInjectorOptions {
   faultyShare: number;
   /** The clock slow calls wait on (the same one the supervisor uses). */
   clock: Clock;
-  kinds?: readonly FaultKind[];
-  idPrefix?: string;
   /** Latency of a spike, ms: [min, max). Default [200, 3000). */
   spikeMs?: readonly [number, number];
 }
@@ -155,9 +153,7 @@ export class FaultInjector {
   constructor(options: FaultInjectorOptions) {
     this.clock = options.clock;
     this.spikeMs = options.spikeMs ?? [200, 3000];
-    const kinds = options.kinds ?? FAULT_KINDS;
     const plan = prng(mixSeed(options.seed, 0x5eed));
-    const prefix = options.idPrefix ?? 'agent-';
     // Exactly round(share × agents) faulty agents, at seeded positions, kinds spread evenly.
     const faulty = Math.round(options.faultyShare * options.agents);
     const order = Array.from({ length: options.agents }, (_, i) => i);
@@ -166,9 +162,9 @@ export class FaultInjector {
       [order[i], order[j]] = [order[j] as number, order[i] as number];
     }
     const kindOf = new Map<number, FaultKind>();
-    for (let k = 0; k < faulty; k++) kindOf.set(order[k] as number, kinds[k % kinds.length] as FaultKind);
+    for (let k = 0; k < faulty; k++) kindOf.set(order[k] as number, FAULT_KINDS[k % FAULT_KINDS.length] as FaultKind);
     for (let i = 0; i < options.agents; i++) {
-      const id = `${prefix}${i}`;
+      const id = `agent-${i}`;
       const profile: AgentProfile = {
         id,
         kind: kindOf.get(i) ?? 'healthy',
