@@ -1,0 +1,64 @@
+/**
+ * The routable list against a model: after any bursts of inserts and removes (shorter and longer
+ * than the splice limit, repeated and contradictory changes to one agent), a read gives the set's
+ * members in priority order, in the same array object.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Agent, compareAgents } from '../src/agent.js';
+import type { Breaker } from '../src/circuitBreaker.js';
+import { SortedAgents } from '../src/sortedAgents.js';
+
+const POOL = 40;
+// Priorities 0–4 with ties, so `seq` decides among equals.
+const agents = Array.from({ length: POOL }, (_, i) => new Agent(`a${i}`, undefined, (i * 7) % 5, 1, i, {} as Breaker));
+
+type Change = { kind: 'insert' | 'remove'; agent: number };
+
+const changeArb: fc.Arbitrary<Change> = fc.record({
+  kind: fc.constantFrom('insert', 'remove'),
+  agent: fc.nat(POOL - 1),
+});
+// Bursts of changes between reads: short ones are spliced in, long ones merged.
+const burstsArb = fc.array(fc.array(changeArb, { maxLength: 30, size: 'max' }), { minLength: 1, maxLength: 20 });
+
+describe('SortedAgents', () => {
+  it('reads back the members in priority order after any bursts of changes', () => {
+    fc.assert(
+      fc.property(burstsArb, (bursts) => {
+        const list = new SortedAgents();
+        const array = list.items;
+        const members = new Set<Agent>();
+        for (const burst of bursts) {
+          for (const { kind, agent: index } of burst) {
+            const agent = agents[index] as Agent;
+            if (kind === 'insert') {
+              list.insert(agent);
+              members.add(agent);
+            } else {
+              list.remove(agent);
+              members.delete(agent);
+            }
+          }
+          expect(list.length).toBe(members.size);
+          expect(list.items).toEqual([...members].sort(compareAgents));
+          expect(list.items).toBe(array);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('merges a burst of changes into a populated list', () => {
+    const list = new SortedAgents();
+    for (const agent of agents) list.insert(agent);
+    expect(list.items).toHaveLength(POOL);
+    // Remove every other agent, re-add one of them, remove one twice: one merge, not splices.
+    for (let i = 0; i < POOL; i += 2) list.remove(agents[i] as Agent);
+    list.insert(agents[4] as Agent);
+    list.remove(agents[1] as Agent);
+    list.remove(agents[1] as Agent);
+    const expected = agents.filter((_, i) => (i % 2 === 1 && i !== 1) || i === 4).sort(compareAgents);
+    expect(list.items).toEqual(expected);
+  });
+});
