@@ -11,8 +11,8 @@ import { canMeasureHeap } from './lib/heap.js';
 import { describeMachine, loadAverage } from './lib/machine.js';
 import { runMicro } from './lib/micro.js';
 import { versions } from './lib/peers.js';
-import { eagerLine, microTable, scaleTable, targetsTable, timersTable } from './lib/report.js';
-import { evaluateTargets } from './lib/targets.js';
+import { eagerLine, floorsLine, microTable, scaleTable, targetsTable, timersTable } from './lib/report.js';
+import { evaluateTargets, healthyFloors } from './lib/targets.js';
 import * as eagerSuite from './suites/eager.js';
 import * as failoverSuite from './suites/failover.js';
 import * as healthySuite from './suites/healthy.js';
@@ -100,9 +100,11 @@ if (selected('timers')) {
 }
 
 result.targets = evaluateTargets({ ...result, fullSizes: budget(false) });
+result.healthyFloors = result.micro ? healthyFloors(result.micro) : [];
 section('Targets (issue 6)', undefined);
 if (result.eager) log(eagerLine(result.eager));
 log(targetsTable(result.targets));
+if (result.healthyFloors.length > 0) log(floorsLine(result.healthyFloors));
 const count = (v) => result.targets.filter((t) => t.verdict === v).length;
 result.totalSeconds = (performance.now() - started) / 1000;
 result.loadAverageAtEnd = loadAverage();

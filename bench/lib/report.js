@@ -105,3 +105,9 @@ export function targetsTable(targets) {
   const rows = targets.map((t) => [t.text + (t.note ? ` (${t.note})` : ''), showValue(t), showLimit(t), t.verdict]);
   return table(['target', 'measured', 'limit', ''], rows);
 }
+
+/** The floors under the healthy-route target, on the target's scale (not targets themselves). */
+export function floorsLine(floors) {
+  const parts = floors.map((f) => `${f.text} ${ratio(f.value)}`);
+  return `floors of (route − raw) / (cockatiel − raw), not targets: ${parts.join('; ')}`;
+}

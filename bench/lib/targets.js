@@ -119,3 +119,15 @@ export function evaluateTargets({ micro, checks, scale, eager, timers, fullSizes
   );
   return out;
 }
+
+/**
+ * The floors under the healthy-route target, as the same ratio: what a `then` wrapper costs over
+ * a raw await with shared handlers, and with handlers made per call (lib/floors.js). Not targets.
+ */
+export function healthyFloors(micro) {
+  const share = (id) => pairedRatio(micro, ['raw', 'cockatiel', id], (raw, c, x) => (x - raw) / (c - raw));
+  return [
+    { id: 'floor-then', text: 'a then() with both handlers', value: share('floor-then') },
+    { id: 'floor-timed', text: 'handlers made per call', value: share('floor-timed') },
+  ].filter((f) => f.value !== null);
+}

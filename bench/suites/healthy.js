@@ -1,8 +1,10 @@
 /**
- * Section 1, healthy call: the floor (a raw await), the peers, the standalone breaker and the
- * supervisor with 3 healthy agents under each policy, with and without a per-attempt timeout.
+ * Section 1, healthy call: the floor (a raw await), the peers, the standalone breaker, what any
+ * wrapper of route's shape pays before its bookkeeping (lib/floors.js), and the supervisor with 3
+ * healthy agents under each policy, with and without a per-attempt timeout.
  */
 import { breakerbox } from '../lib/breakerbox.js';
+import { thenFloor, timedFloor } from '../lib/floors.js';
 import { cockatielBreaker, opossumBreaker } from '../lib/peers.js';
 import { noop } from '../lib/work.js';
 
@@ -27,6 +29,8 @@ export async function setup() {
     { id: 'opossum', name: 'opossum fire (timeout: false)', fn: () => opossumNoTimeout.fire() },
     { id: 'opossum-timeout', name: 'opossum fire (default 10 s timeout)', fn: () => opossumDefault.fire() },
     { id: 'breaker', name: 'createCircuitBreaker().execute', fn: () => breaker.execute(noop) },
+    { id: 'floor-then', name: 'floor: a then() with both handlers (lib/floors.js)', fn: thenFloor },
+    { id: 'floor-timed', name: 'floor: a then() with handlers made per call', fn: timedFloor },
   ];
   for (const timeout of [false, true]) {
     for (const policy of POLICIES) {
