@@ -20,6 +20,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import type { InspectionEvent } from 'xstate';
 import { BreakerboxError } from './errors.js';
+import { allowedHost, loopbackHosts } from './http/loopbackHosts.js';
 import { checkFunction, checkKnownKeys, checkNumber, checkPlainObject, optional } from './validate.js';
 
 export interface InspectorOptions {
@@ -88,7 +89,8 @@ export async function createInspector(options: InspectorOptions = {}): Promise<I
   const recent: string[] = [];
   const sockets = new Set<Socket>();
 
-  const server = createServer((req, res) => servePage(req, res, port));
+  let hosts: ReadonlySet<string> = new Set(); // set once listening
+  const server = createServer((req, res) => servePage(req, res, hosts));
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -100,9 +102,10 @@ export async function createInspector(options: InspectorOptions = {}): Promise<I
       resolve();
     });
   });
-  const port = (server.address() as AddressInfo).port;
-  const ownOrigins = new Set([`http://127.0.0.1:${port}`, `http://localhost:${port}`]);
-  const ownHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
+  const address = server.address() as AddressInfo;
+  const port = address.port;
+  hosts = loopbackHosts(address);
+  const ownOrigins = new Set([...hosts].map((host) => `http://${host}`));
 
   let appConnected!: () => void;
   const connected = new Promise<void>((resolve) => {
@@ -112,7 +115,7 @@ export async function createInspector(options: InspectorOptions = {}): Promise<I
     server,
     maxPayload: 16 << 20,
     verifyClient: ({ req }: { req: IncomingMessage }) => {
-      if (!ownHosts.has(req.headers.host ?? '')) return false;
+      if (allowedHost(req, hosts) === undefined) return false;
       if (isApp(req, key)) return true;
       const origin = req.headers.origin;
       return origin === undefined || ownOrigins.has(origin);
@@ -203,9 +206,9 @@ function isApp(req: IncomingMessage, key: string): boolean {
 }
 
 /** The bridge page: the Stately inspector in an iframe, fed from the relay's WebSocket. */
-function servePage(req: IncomingMessage, res: ServerResponse, port: number): void {
-  const host = req.headers.host ?? '';
-  if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) {
+function servePage(req: IncomingMessage, res: ServerResponse, hosts: ReadonlySet<string>): void {
+  const host = allowedHost(req, hosts);
+  if (host === undefined) {
     res.writeHead(421, { 'content-type': 'text/plain' }).end('misdirected request');
     return;
   }

@@ -731,6 +731,8 @@ describe('options', () => {
     expect(await statusFor(`evil.example:${server.port}`)).toBe(421);
     expect(await statusFor(`127.0.0.1.evil.example:${server.port}`)).toBe(421);
     expect(await statusFor(`localhost:${server.port}`)).toBe(200);
+    expect(await statusFor(`LocalHost:${server.port}`)).toBe(200);
     expect(await statusFor(`127.0.0.1:${server.port}`)).toBe(200);
+    expect(await statusFor(`localhost:${server.port + 1}`)).toBe(421);
   });
 });

@@ -86,8 +86,36 @@ describe('createInspector', () => {
     expect(page.body).toContain('<script type="module" src="/bridge.js"></script>');
     expect(page.body).toContain('https://stately.ai/inspect');
     expect((await get(`${inspector.url}bridge.js`)).body).toContain("new WebSocket('ws://' + location.host + '/')");
-    // DNS rebinding: another Host name is refused.
+    // DNS rebinding: another Host name is refused; host names are case-insensitive.
     expect((await get(inspector.url, 'evil.example')).status).toBe(421);
+    const port = new URL(inspector.url).port;
+    expect((await get(inspector.url, `evil.example:${port}`)).status).toBe(421);
+    expect((await get(inspector.url, `LOCALHOST:${port}`)).status).toBe(200);
+  });
+
+  it('refuses a viewer socket addressed to another host name, whatever its origin', async () => {
+    const inspector = await start();
+    const origin = inspector.url.slice(0, -1);
+    const port = new URL(inspector.url).port;
+    const rebound = new WebSocket(inspector.url.replace('http:', 'ws:'), {
+      origin,
+      headers: { host: `evil.example:${port}` },
+    });
+    const refused = new Promise<string>((resolve) => {
+      rebound.once('open', () => resolve('open'));
+      rebound.once('unexpected-response', (_req, res) => resolve(`HTTP ${res.statusCode}`));
+      rebound.once('error', (error) => resolve(`error ${error.message}`));
+    });
+    expect(await refused).toMatch(/^(HTTP 401|error)/);
+    const upper = new WebSocket(inspector.url.replace('http:', 'ws:'), {
+      origin,
+      headers: { host: `LOCALHOST:${port}` },
+    });
+    await new Promise<void>((resolve, reject) => {
+      upper.once('open', () => resolve());
+      upper.once('error', reject);
+    });
+    upper.close();
   });
 
   it('relays actor events to a viewer, replays actors to a late one, refuses other origins', async () => {

@@ -5,6 +5,7 @@ import { ConfigError } from '../errors.js';
 import type { Supervisor } from '../supervisorTypes.js';
 import { checkNumber, checkPlainObject } from '../validate.js';
 import { createDashboardHandler, type DashboardHandler } from './handler.js';
+import { allowedHost, isLoopbackAddress, loopbackHosts } from './loopbackHosts.js';
 import type { DashboardOptions } from './options.js';
 import { sendError } from './respond.js';
 
@@ -46,11 +47,10 @@ export async function serveDashboard(
   if (typeof host !== 'string' || host.length === 0) throw new ConfigError('host', host, 'a host name or address');
   // Validates the rest (an unknown key included) before it registers metrics or opens anything.
   const handler = createDashboardHandler(supervisor, handlerOptions);
-  // On loopback, answer only requests addressed to loopback names: a web page the user visits can
-  // point its own host name at 127.0.0.1 (DNS rebinding) and read the dashboard as same-origin.
-  let allowedHosts: Set<string> | undefined;
+  // On loopback, answer only requests addressed to loopback names (no DNS rebinding).
+  let hosts: ReadonlySet<string> | undefined;
   const server = createServer((req, res) => {
-    if (allowedHosts !== undefined && !allowedHosts.has((req.headers.host ?? '').toLowerCase())) {
+    if (hosts !== undefined && allowedHost(req, hosts) === undefined) {
       sendError(res, 421, 'misdirected_request', 'This dashboard answers only on its loopback address');
       return;
     }
@@ -68,13 +68,7 @@ export async function serveDashboard(
     });
   });
   const address = server.address() as AddressInfo;
-  if (isLoopback(address.address)) {
-    allowedHosts = new Set(
-      ['127.0.0.1', 'localhost', '[::1]', address.family === 'IPv6' ? `[${address.address}]` : address.address].map(
-        (name) => `${name}:${address.port}`,
-      ),
-    );
-  }
+  if (isLoopbackAddress(address.address)) hosts = loopbackHosts(address);
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   let closing: Promise<void> | undefined;
   return {
@@ -92,8 +86,4 @@ export async function serveDashboard(
       return closing;
     },
   };
-}
-
-function isLoopback(address: string): boolean {
-  return address === '::1' || address.startsWith('127.') || address === '::ffff:127.0.0.1';
 }

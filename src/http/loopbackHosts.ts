@@ -1,0 +1,24 @@
+/**
+ * The `Host` headers a server bound to loopback answers: its loopback names with its port. A web
+ * page the user visits can point its own host name at 127.0.0.1 (DNS rebinding) and then read such
+ * a server as same-origin; its requests carry that name in `Host`, so they are refused. Host names
+ * are case-insensitive (RFC 9110 §7.2), so the header is compared in lower case.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export function isLoopbackAddress(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address === '::ffff:127.0.0.1';
+}
+
+/** `name:port` for each loopback name of a listening address (its own address included). */
+export function loopbackHosts({ address, family, port }: AddressInfo): ReadonlySet<string> {
+  const own = family === 'IPv6' ? `[${address}]` : address;
+  return new Set(['127.0.0.1', 'localhost', '[::1]', own].map((name) => `${name}:${port}`));
+}
+
+/** The request's `Host` in lower case if it is one of `hosts`, else undefined. */
+export function allowedHost(req: IncomingMessage, hosts: ReadonlySet<string>): string | undefined {
+  const host = (req.headers.host ?? '').toLowerCase();
+  return hosts.has(host) ? host : undefined;
+}
