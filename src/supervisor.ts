@@ -169,6 +169,7 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost, SignalR
           peerTripped: (id, nextProbeAt) => this.pool.byId.get(id)?.breaker.peerTripped(nextProbeAt),
           peerClosed: (id) => this.pool.byId.get(id)?.breaker.peerClosed(),
           agentIds: () => this.agentIds(),
+          hasAgent: (id) => this.pool.byId.has(id),
           reportError: this.reportError,
         }),
       );

@@ -21,6 +21,8 @@ export interface SyncPeer {
   peerClosed(agentId: string): void;
   /** The agents this supervisor knows. */
   agentIds(): string[];
+  /** Whether this supervisor knows `agentId` (O(1), for each message). */
+  hasAgent(agentId: string): boolean;
   /** Where an adapter reports what went wrong (Redis down…), without throwing. */
   reportError(error: unknown, where: string): void;
 }

@@ -29,9 +29,11 @@ class FakeRedis extends EventEmitter {
     this.commands.push(kind);
     return this.answer(kind);
   }
+  /** The cluster's open set, as `hgetall` answers it. */
+  openSet: Record<string, string> = {};
   async hgetall(): Promise<Record<string, string>> {
     this.commands.push('hgetall');
-    return {};
+    return this.openSet;
   }
   async subscribe(): Promise<unknown> {
     this.commands.push('subscribe');
@@ -204,6 +206,31 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
       ['backup', 'closed'],
     ]);
     expect(reported).toEqual([]); // nothing malformed or unknown was reported as an error either
+    await supervisor.stop();
+  });
+
+  it('keeps nothing of a peer’s message about an agent it does not have, so the agent added later converges', async () => {
+    const redis = new FakeRedis();
+    const { supervisor, sync } = setup(redis);
+    const subscriber = redis.duplicates[0] as FakeRedis;
+    subscriber.status = 'ready';
+    subscriber.emit('ready');
+    expect(await sync.whenSynced(1000)).toBe(true);
+    const nextProbeAt = Date.now() + 60_000;
+    // A peer trips an agent this instance does not have yet…
+    subscriber.emit(
+      'message',
+      'ns:events',
+      JSON.stringify({ v: 1, k: 'trip', a: 'late', n: nextProbeAt, t: Date.now(), i: 'peer' }),
+    );
+    // …which is added here afterwards, and learns the cluster's open set on the next convergence.
+    supervisor.addAgent({ id: 'late', run: async () => 'late' });
+    expect(supervisor.getAgent('late')?.state).toBe('closed');
+    redis.openSet = { late: String(nextProbeAt) };
+    redis.emit('ready');
+    for (let i = 0; i < 20 && supervisor.getAgent('late')?.state !== 'open'; i++) await tick();
+    expect(supervisor.getAgent('late')?.state).toBe('open');
+    expect(supervisor.getAgentStats('late')?.nextProbeAt).toBe(nextProbeAt);
     await supervisor.stop();
   });
 });

@@ -291,7 +291,10 @@ class RedisSync implements RedisBreakerSync {
 
   private apply(message: SyncMessage): void {
     const peer = this.peer;
-    if (peer === undefined) return;
+    // An agent this instance does not have: nothing to apply, and no view to keep (one per foreign
+    // id would grow without bound, and a stale 'open' would hide the cluster's state from the
+    // agent if it is added here later).
+    if (peer === undefined || !peer.hasAgent(message.a)) return;
     const view = this.view(message.a);
     view.seq = ++this.seq;
     if (message.k === 'trip') {
@@ -357,12 +360,11 @@ class RedisSync implements RedisBreakerSync {
       for (const wake of this.syncWaiters.splice(0)) wake();
     }
     const listed = new Set<string>();
-    const known = new Set(peer.agentIds());
     for (const [agentId, raw] of Object.entries(result.value)) {
       const nextProbeAt = Number(raw);
       if (!Number.isFinite(nextProbeAt) || nextProbeAt + this.o.openTtlMs <= now) continue; // stale
       listed.add(agentId);
-      if (!known.has(agentId)) continue;
+      if (!peer.hasAgent(agentId)) continue;
       const view = this.views.get(agentId);
       if (view !== undefined && view.seq > readAt) continue; // a message newer than the read
       if (view?.state === 'open' || view?.state === 'isolated') continue; // the machine would ignore it
