@@ -3,7 +3,7 @@
  * parent the breaker actors. Routing itself never sends an event here: the call path reads the
  * phase and the breakers' snapshots (DESIGN principle 1).
  */
-import { assign, emit, enqueueActions, setup } from 'xstate';
+import { type AnyStateMachine, assign, emit, enqueueActions, setup } from 'xstate';
 import type { BreakerActivation } from './breakerShard.js';
 import { breakerShardMachine } from './breakerShard.js';
 import type { BreakerInput } from './circuitBreaker.js';
@@ -103,3 +103,14 @@ export const supervisorMachine = setup({
     },
   },
 });
+
+/**
+ * The breaker chart a root machine's shards spawn: `localBreakerMachine` by default, the full
+ * chart with the adapter's probe lease when one was provided. Undefined for another machine.
+ */
+export function breakerMachineOf(root: unknown): AnyStateMachine | undefined {
+  const actorsOf = (machine: unknown) =>
+    (machine as { implementations?: { actors?: Record<string, unknown> } } | undefined)?.implementations?.actors;
+  const breaker = actorsOf(actorsOf(root)?.breakerShard)?.circuitBreaker as AnyStateMachine | undefined;
+  return typeof breaker?.toJSON === 'function' ? breaker : undefined;
+}

@@ -8,6 +8,8 @@ import { defer, finalize } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import {
+  alwaysGrantedLease,
+  type BreakerSync,
   ConfigError,
   createDashboardHandler,
   createSupervisor,
@@ -223,6 +225,21 @@ describe('JSON routes in the seed shapes', () => {
     expect(trip.guard).toBe('failureThresholdReached');
     const probeTimer = breaker.states.open.transitions.find((t: { delay?: string }) => t.delay !== undefined);
     expect(probeTimer.delay).toBe('backoff');
+    // The chart the breakers run: no probe lease to wait for without shared state.
+    expect(breaker.states.half_open.invoke).toEqual([]);
+  });
+
+  it('GET /api/machines shows the probe-lease invoke when shared state provides the lease', async () => {
+    const sync: BreakerSync = {
+      probeLease: alwaysGrantedLease,
+      attach: () => {},
+      publish: () => {},
+      detach: async () => {},
+    };
+    const supervisor = createSupervisor({ sync, agents: [{ id: 'a', run: async () => 'a' }] });
+    const server = await serve(supervisor);
+    const { body } = await getJson(`${server.url}api/machines`);
+    expect(body.circuitBreaker.states.half_open.invoke.map((i: { src: string }) => i.src)).toEqual(['probeLease']);
   });
 
   it('GET /api/agents and /api/agents/:id give the tile rows; an unknown id is 404', async () => {

@@ -11,6 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { circuitBreakerMachine } from '../../machines/circuitBreaker.js';
+import { breakerMachineOf } from '../../machines/supervisor.js';
 import { BreakerboxError, ConfigError, SupervisorStoppedError } from '../errors.js';
 import type { Supervisor } from '../supervisorTypes.js';
 import { bearerMatches, tokenDigest } from './auth.js';
@@ -57,8 +58,10 @@ export function createDashboardHandler(supervisor: Supervisor, options: Dashboar
 
   const machines = (): string => {
     if (machinesBody === undefined) {
-      const body: Record<string, unknown> = { circuitBreaker: circuitBreakerMachine.toJSON() };
       const logic = (supervisor.actor as { logic?: { id?: unknown; toJSON?: () => unknown } }).logic;
+      // The chart the breakers run (without the probe-lease invoke unless shared state added it).
+      const breaker = breakerMachineOf(logic) ?? circuitBreakerMachine;
+      const body: Record<string, unknown> = { circuitBreaker: breaker.toJSON() };
       if (logic && typeof logic.toJSON === 'function')
         body[typeof logic.id === 'string' ? logic.id : 'supervisor'] = logic.toJSON();
       machinesBody = JSON.stringify(body, (_key, value) =>
