@@ -35,13 +35,21 @@ export class SortedAgents {
       list.push(agent);
       return;
     }
-    this.pending.set(agent, true);
-    this.dirty = true;
+    this.buffer(agent, true);
   }
 
   remove(agent: Agent): void {
-    this.pending.set(agent, false);
+    // Most state changes remove an agent that is not listed (it was not routable): nothing to do.
+    if (!this.dirty && this.search(agent) < 0) return;
+    this.buffer(agent, false);
+  }
+
+  private buffer(agent: Agent, member: boolean): void {
+    this.pending.set(agent, member);
     this.dirty = true;
+    // A list nobody reads for a while (the ordered list is read by stats, not by calls) must not
+    // hold removed agents: past the list's own length, a merge costs O(1) per buffered change.
+    if (this.pending.size > SPLICE_LIMIT && this.pending.size > this.list.length) this.apply();
   }
 
   private apply(): void {

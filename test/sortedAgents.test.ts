@@ -4,7 +4,7 @@
  * members in priority order, in the same array object.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Agent, compareAgents } from '../src/agent.js';
 import type { Breaker } from '../src/circuitBreaker.js';
 import { SortedAgents } from '../src/sortedAgents.js';
@@ -49,16 +49,34 @@ describe('SortedAgents', () => {
     );
   });
 
-  it('merges a burst of changes into a populated list', () => {
+  it('merges a burst of changes into a populated list in one pass', () => {
     const list = new SortedAgents();
     for (const agent of agents) list.insert(agent);
     expect(list.items).toHaveLength(POOL);
+    const merge = vi.spyOn(list as unknown as { merge(): void }, 'merge');
     // Remove every other agent, re-add one of them, remove one twice: one merge, not splices.
     for (let i = 0; i < POOL; i += 2) list.remove(agents[i] as Agent);
     list.insert(agents[4] as Agent);
     list.remove(agents[1] as Agent);
     list.remove(agents[1] as Agent);
     const expected = agents.filter((_, i) => (i % 2 === 1 && i !== 1) || i === 4).sort(compareAgents);
+    expect(merge).not.toHaveBeenCalled(); // nothing applied before the read
     expect(list.items).toEqual(expected);
+    expect(merge).toHaveBeenCalledTimes(1);
+  });
+
+  it('does not hold agents added and removed while nobody reads it', () => {
+    const list = new SortedAgents();
+    const pending = () => (list as unknown as { pending: Map<Agent, boolean> }).pending.size;
+    list.insert(agents[0] as Agent);
+    // Agents that come and go (removeAgent after addAgent, a list read only by stats): the buffer
+    // stays bounded instead of keeping every one of them.
+    for (let i = 0; i < 1000; i++) {
+      const agent = new Agent(`churn-${i}`, undefined, -1, 1, POOL + i, {} as Breaker);
+      list.insert(agent);
+      list.remove(agent);
+      expect(pending()).toBeLessThanOrEqual(9);
+    }
+    expect(list.items).toEqual([agents[0]]);
   });
 });
