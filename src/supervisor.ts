@@ -544,7 +544,8 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost, SignalR
       weight?: number;
       breaker?: AgentSpec['breaker'];
     },
-    activateNow = true,
+    /** False while the constructor registers the first agents (activated in one batch, then synced by `attach`). */
+    afterStart = true,
   ): Agent {
     const seq = this.pool.takeSeq();
     const options = spec.breaker ? { ...this.breakerDefaults, ...spec.breaker, id: spec.id } : this.breakerDefaults;
@@ -557,7 +558,9 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost, SignalR
       this.pendingRestore.delete(spec.id);
       breaker.restore(restored);
     }
-    if (this.eagerActors && activateNow) breaker.actor;
+    if (this.eagerActors && afterStart) breaker.actor;
+    const sync = this.sync;
+    if (afterStart && sync?.agentAdded !== undefined) this.contain('sync.agentAdded', () => sync.agentAdded?.(spec.id));
     this.streams.changes.next();
     return agent;
   }

@@ -21,8 +21,11 @@ export interface SyncPeer {
   peerClosed(agentId: string): void;
   /** The agents this supervisor knows. */
   agentIds(): string[];
-  /** Whether this supervisor knows `agentId` (O(1), for each message). */
-  hasAgent(agentId: string): boolean;
+  /**
+   * Whether this supervisor knows `agentId`, in O(1) (for each message). Always provided by the
+   * supervisor; optional so a hand-built peer without it still works (`agentIds()` is then read).
+   */
+  hasAgent?(agentId: string): boolean;
   /** Where an adapter reports what went wrong (Redis down…), without throwing. */
   reportError(error: unknown, where: string): void;
 }
@@ -37,6 +40,11 @@ export interface BreakerSync {
   attach(peer: SyncPeer): void;
   /** Called for every local state change; must not block or throw (errors are contained). */
   publish(transition: SyncTransition): void;
+  /**
+   * Called when an agent is added after `attach` (`addAgent`, or `routeTask`'s agents created on
+   * first use): the cluster may have its circuit open already. Errors are contained.
+   */
+  agentAdded?(agentId: string): void;
   /** Called by `stop()`. */
   detach(): Promise<void>;
 }

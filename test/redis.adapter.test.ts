@@ -209,7 +209,7 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
     await supervisor.stop();
   });
 
-  it('keeps nothing of a peer’s message about an agent it does not have, so the agent added later converges', async () => {
+  it('an agent added later reads the cluster’s open set, whatever a peer said before it was here', async () => {
     const redis = new FakeRedis();
     const { supervisor, sync } = setup(redis);
     const subscriber = redis.duplicates[0] as FakeRedis;
@@ -217,20 +217,27 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
     subscriber.emit('ready');
     expect(await sync.whenSynced(1000)).toBe(true);
     const nextProbeAt = Date.now() + 60_000;
-    // A peer trips an agent this instance does not have yet…
-    subscriber.emit(
-      'message',
-      'ns:events',
-      JSON.stringify({ v: 1, k: 'trip', a: 'late', n: nextProbeAt, t: Date.now(), i: 'peer' }),
-    );
-    // …which is added here afterwards, and learns the cluster's open set on the next convergence.
+    const say = (message: object) => subscriber.emit('message', 'ns:events', JSON.stringify(message));
+    const settle = async (id: string) => {
+      for (let i = 0; i < 20 && supervisor.getAgent(id)?.state !== 'open'; i++) await tick();
+    };
+    redis.openSet = { late: String(nextProbeAt), ok: String(nextProbeAt) };
+
+    // A peer trips an agent this instance does not have yet; it is added here afterwards.
+    say({ v: 1, k: 'trip', a: 'late', n: nextProbeAt, t: Date.now(), i: 'peer' });
     supervisor.addAgent({ id: 'late', run: async () => 'late' });
-    expect(supervisor.getAgent('late')?.state).toBe('closed');
-    redis.openSet = { late: String(nextProbeAt) };
-    redis.emit('ready');
-    for (let i = 0; i < 20 && supervisor.getAgent('late')?.state !== 'open'; i++) await tick();
+    await settle('late');
     expect(supervisor.getAgent('late')?.state).toBe('open');
     expect(supervisor.getAgentStats('late')?.nextProbeAt).toBe(nextProbeAt);
+
+    // A peer trips a known agent, which is removed here; the peer's close arrives while it is
+    // gone, and the agent comes back while the cluster has it open again.
+    say({ v: 1, k: 'trip', a: 'ok', n: nextProbeAt, t: Date.now(), i: 'peer' });
+    await supervisor.removeAgent('ok');
+    say({ v: 1, k: 'close', a: 'ok', t: Date.now(), i: 'peer' });
+    supervisor.addAgent({ id: 'ok', run: async () => 'ok' });
+    await settle('ok');
+    expect(supervisor.getAgent('ok')?.state).toBe('open');
     await supervisor.stop();
   });
 });

@@ -100,6 +100,11 @@ class RedisSync implements RedisBreakerSync {
     }
   }
 
+  /** An agent added after `attach`: it may be open in the cluster already, so read the open set. */
+  agentAdded(): void {
+    this.requestConverge();
+  }
+
   publish(transition: SyncTransition): void {
     if (this.detached) return;
     const { agentId, from, to, at } = transition;
@@ -291,10 +296,14 @@ class RedisSync implements RedisBreakerSync {
 
   private apply(message: SyncMessage): void {
     const peer = this.peer;
-    // An agent this instance does not have: nothing to apply, and no view to keep (one per foreign
-    // id would grow without bound, and a stale 'open' would hide the cluster's state from the
-    // agent if it is added here later).
-    if (peer === undefined || !peer.hasAgent(message.a)) return;
+    if (peer === undefined) return;
+    // An agent this instance does not have (any more): nothing to apply, and no view to keep (one
+    // per foreign id would grow without bound, and a stale 'open' would hide the cluster's state
+    // from the agent if it is added here later).
+    if (!knows(peer, message.a)) {
+      this.views.delete(message.a);
+      return;
+    }
     const view = this.view(message.a);
     view.seq = ++this.seq;
     if (message.k === 'trip') {
@@ -341,6 +350,8 @@ class RedisSync implements RedisBreakerSync {
     const peer = this.peer;
     if (peer === undefined || !this.ready()) return;
     const now = this.o.now();
+    // 0. Agents removed here since: their views go (a re-added agent starts from the cluster's).
+    for (const agentId of this.views.keys()) if (!knows(peer, agentId)) this.views.delete(agentId);
     // 1. What this instance decided that Redis may not know (it was down, or restarted empty).
     for (const [agentId, view] of this.views) {
       if (view.origin !== 'local') continue;
@@ -364,7 +375,7 @@ class RedisSync implements RedisBreakerSync {
       const nextProbeAt = Number(raw);
       if (!Number.isFinite(nextProbeAt) || nextProbeAt + this.o.openTtlMs <= now) continue; // stale
       listed.add(agentId);
-      if (!peer.hasAgent(agentId)) continue;
+      if (!knows(peer, agentId)) continue;
       const view = this.views.get(agentId);
       if (view !== undefined && view.seq > readAt) continue; // a message newer than the read
       if (view?.state === 'open' || view?.state === 'isolated') continue; // the machine would ignore it
@@ -475,6 +486,11 @@ class RedisSync implements RedisBreakerSync {
 }
 
 const STARTING = new Set(['wait', 'connecting', 'connect']);
+
+/** Whether the supervisor has `agentId` (a hand-built peer may lack `hasAgent`). */
+function knows(peer: SyncPeer, agentId: string): boolean {
+  return peer.hasAgent?.(agentId) ?? peer.agentIds().includes(agentId);
+}
 
 /**
  * Node's timers may fire a millisecond before `Date.now()` reaches their target: a window opening
