@@ -751,5 +751,6 @@ describe('options', () => {
     expect(await statusFor(`LocalHost:${server.port}`)).toBe(200);
     expect(await statusFor(`127.0.0.1:${server.port}`)).toBe(200);
     expect(await statusFor(`localhost:${server.port + 1}`)).toBe(421);
+    expect(await statusFor(`[::1]:${server.port}`)).toBe(421); // bound to 127.0.0.1, not reachable as [::1]
   });
 });

@@ -91,6 +91,8 @@ describe('createInspector', () => {
     const port = new URL(inspector.url).port;
     expect((await get(inspector.url, `evil.example:${port}`)).status).toBe(421);
     expect((await get(inspector.url, `LOCALHOST:${port}`)).status).toBe(200);
+    // Bound to 127.0.0.1: a browser cannot reach it as [::1], so that name is not one of its own.
+    expect((await get(inspector.url, `[::1]:${port}`)).status).toBe(421);
   });
 
   it('refuses a viewer socket addressed to another host name, whatever its origin', async () => {

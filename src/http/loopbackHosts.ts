@@ -11,10 +11,14 @@ export function isLoopbackAddress(address: string): boolean {
   return address === '::1' || address.startsWith('127.') || address === '::ffff:127.0.0.1';
 }
 
-/** `name:port` for each loopback name of a listening address (its own address included). */
+/**
+ * `name:port` for each name a browser can reach a loopback address by: the address itself,
+ * `localhost`, and the family's loopback address (a server bound to 127.0.0.1 is not reached
+ * through `[::1]`, so that name is not accepted there).
+ */
 export function loopbackHosts({ address, family, port }: AddressInfo): ReadonlySet<string> {
-  const own = family === 'IPv6' ? `[${address}]` : address;
-  return new Set(['127.0.0.1', 'localhost', '[::1]', own].map((name) => `${name}:${port}`));
+  const names = family === 'IPv6' ? ['[::1]', 'localhost', `[${address}]`] : ['127.0.0.1', 'localhost', address];
+  return new Set(names.map((name) => `${name}:${port}`));
 }
 
 /** The request's `Host` in lower case if it is one of `hosts`, else undefined. */
