@@ -22,6 +22,9 @@ const { createSupervisor } = breakerbox;
 const args = process.argv.slice(2);
 const circuits = Number(args.find((a) => !a.startsWith('--')) ?? 2000);
 const top = Number(args.find((a) => a.startsWith('--top='))?.slice(6) ?? 20);
+if (!Number.isInteger(circuits) || circuits < 1 || !Number.isInteger(top) || top < 0) {
+  throw new Error('usage: node bench/profile/alloc.js [circuits ≥ 1, default 2000] [--top=n ≥ 0, default 20]');
+}
 /** Longer than opening takes under the profiler, so no timer falls due while circuits open. */
 const BACKOFF_MS = 3000;
 
@@ -95,19 +98,17 @@ const supervisor = createSupervisor({
   routing: { maxAttempts: 1 },
   breaker: { failureThreshold: 1, backoff: { initialMs: BACKOFF_MS } },
 });
-let halfOpened = 0;
-const allHalfOpen = new Promise((resolve) => {
-  supervisor.transitions$.subscribe(({ to }) => {
-    if (to === 'half_open' && ++halfOpened === circuits) resolve();
-  });
-});
+// Polled rather than followed on transitions$, whose subscription would add its own allocation.
+const allHalfOpen = async () => {
+  while (supervisor.getHealthStatus().halfOpenCircuits < circuits) await sleep(BACKOFF_MS / 10);
+};
 const opening = await sample(async () => {
   for (let i = 0; i < circuits; i++) supervisor.route(0, { agents: [`agent-${i}`] }).catch(swallow);
   await sleep(0);
 });
 const { openCircuits } = supervisor.getHealthStatus();
 if (openCircuits !== circuits) throw new Error(`alloc: ${openCircuits} of ${circuits} circuits open after opening`);
-const halfOpening = await sample(() => allHalfOpen);
+const halfOpening = await sample(allHalfOpen);
 const { halfOpenCircuits } = supervisor.getHealthStatus();
 await supervisor.stop({ drainMs: 0 });
 session.disconnect();

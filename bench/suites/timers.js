@@ -13,8 +13,8 @@
  * arriving on sockets would, so timers due during the opening phase are not held back by one long
  * synchronous loop of the harness's own making (at most one slice, ≤ ~1 ms plus one open).
  *
- * The supervisor's `stop()` afterwards (N active actors, each half-open with a pending timer and a
- * probe-lease child) is timed in every scenario.
+ * The supervisor's `stop()` afterwards (N active actors, each half-open with a pending timer) is
+ * timed in every scenario.
  *
  * Event-loop delay is recorded during each scenario and for 1 s of idling before them: on a shared
  * machine, that floor says how much lateness the OS scheduler alone adds.
