@@ -7,6 +7,11 @@ export function roundRobinPolicy(): RoutingPolicy {
   // list (or `routeTask`'s) a fresh one. With one shared cursor, a pick from a short list reset
   // the pool's rotation, and mixed traffic sent every pool task to the same few agents.
   const cursors = new WeakMap<readonly Agent[], number>();
+  // The list picked from last keeps its cursor here: consecutive picks from the pool's list (the
+  // call path) skip the WeakMap's lookup and store. It goes back to the map when another list is
+  // picked from.
+  let hotList: readonly Agent[] | undefined;
+  let hotCursor = 0;
   /**
    * Lists seen for the first time (tasks with their own lists) start at a golden-ratio sequence:
    * they spread over their agents whatever the lists and however they interleave.
@@ -16,11 +21,16 @@ export function roundRobinPolicy(): RoutingPolicy {
     name: 'round-robin',
     pick(candidates, skip) {
       const n = candidates.length;
-      const cursor = cursors.get(candidates) ?? Math.floor(((fresh++ * 0.6180339887498949) % 1) * n);
+      if (candidates !== hotList) {
+        if (hotList !== undefined) cursors.set(hotList, hotCursor);
+        hotList = candidates;
+        hotCursor = cursors.get(candidates) ?? Math.floor(((fresh++ * 0.6180339887498949) % 1) * n);
+      }
+      const cursor = hotCursor;
       for (let i = 0; i < n; i++) {
         const agent = candidates[(cursor + i) % n] as Agent;
         if (skip === undefined || !skip(agent)) {
-          cursors.set(candidates, (cursor + i + 1) % n);
+          hotCursor = (cursor + i + 1) % n;
           return agent;
         }
       }
