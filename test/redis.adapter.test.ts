@@ -240,4 +240,53 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
     expect(supervisor.getAgent('ok')?.state).toBe('open');
     await supervisor.stop();
   });
+
+  it('an agent removed and added back at once starts from the cluster, and adding re-sends no trip', async () => {
+    const redis = new FakeRedis();
+    const { supervisor, sync } = setup(redis);
+    const subscriber = redis.duplicates[0] as FakeRedis;
+    subscriber.status = 'ready';
+    subscriber.emit('ready');
+    expect(await sync.whenSynced(1000)).toBe(true);
+    const nextProbeAt = Date.now() + 60_000;
+    // This instance trips 'flaky' itself; a peer trips 'ok', and 'ok' is then isolated here.
+    await supervisor.route('x', { agents: ['flaky', 'backup'] });
+    expect(supervisor.getAgent('flaky')?.state).toBe('open');
+    subscriber.emit(
+      'message',
+      'ns:events',
+      JSON.stringify({ v: 1, k: 'trip', a: 'ok', n: nextProbeAt, t: Date.now(), i: 'peer' }),
+    );
+    supervisor.isolate('ok');
+    redis.openSet = { ok: String(nextProbeAt) };
+    // Replaced with nothing in between: no message, no convergence while it was gone.
+    await supervisor.removeAgent('ok');
+    redis.commands.length = 0;
+    supervisor.addAgent({ id: 'ok', run: async () => 'ok' });
+    for (let i = 0; i < 20 && supervisor.getAgent('ok')?.state !== 'open'; i++) await tick();
+    expect(supervisor.getAgent('ok')?.state).toBe('open');
+    // The read only: this instance's own trip of 'flaky' is not published again.
+    expect(redis.commands).toEqual(['hgetall']);
+    await supervisor.stop();
+  });
+
+  it('a close owed to the cluster is still sent after its agent was removed', async () => {
+    const redis = new FakeRedis();
+    const { supervisor, heal } = setup(redis);
+    redis.emit('ready');
+    await tick();
+    await supervisor.route('x', { agents: ['flaky', 'backup'] });
+    redis.status = 'reconnecting'; // Redis goes away while the circuit is open
+    heal();
+    await new Promise((r) => setTimeout(r, 40)); // half-open; the lease is granted locally
+    for (let i = 0; i < 3; i++) await supervisor.route(i, { agents: ['flaky', 'backup'] });
+    expect(supervisor.getAgent('flaky')?.state).toBe('closed'); // a close Redis has not heard of
+    await supervisor.removeAgent('flaky');
+    redis.commands.length = 0;
+    redis.status = 'ready';
+    redis.emit('ready');
+    for (let i = 0; i < 20 && !redis.commands.includes('close'); i++) await tick();
+    expect(redis.commands).toContain('close');
+    await supervisor.stop();
+  });
 });

@@ -56,6 +56,7 @@ class RedisSync implements RedisBreakerSync {
   private slowReported = false;
   private converging: Promise<void> | undefined;
   private convergeAgain = false;
+  private reassertAgain = false;
   /** Whether the client has been ready once (before, a command skipped is startup, not an outage). */
   private everReady = false;
   private subscribed = false;
@@ -100,9 +101,15 @@ class RedisSync implements RedisBreakerSync {
     }
   }
 
-  /** An agent added after `attach`: it may be open in the cluster already, so read the open set. */
-  agentAdded(): void {
-    this.requestConverge();
+  /**
+   * An agent added after `attach` starts closed, with nothing of an agent of the same id removed
+   * before (its view goes, unless it still owes the cluster a message); it may be open in the
+   * cluster already, so the open set is read again, without re-sending this instance's own trips.
+   */
+  agentAdded(agentId: string): void {
+    const view = this.views.get(agentId);
+    if (view !== undefined && !owesCluster(view, this.o.now())) this.views.delete(agentId);
+    this.requestConverge(false);
   }
 
   publish(transition: SyncTransition): void {
@@ -301,7 +308,8 @@ class RedisSync implements RedisBreakerSync {
     // per foreign id would grow without bound, and a stale 'open' would hide the cluster's state
     // from the agent if it is added here later).
     if (!knows(peer, message.a)) {
-      this.views.delete(message.a);
+      const view = this.views.get(message.a);
+      if (view !== undefined && !owesCluster(view, this.o.now())) this.views.delete(message.a);
       return;
     }
     const view = this.view(message.a);
@@ -329,37 +337,43 @@ class RedisSync implements RedisBreakerSync {
 
   // ─── convergence ─────────────────────────────────────────────────────────────────────────────
 
-  private requestConverge(): void {
+  /**
+   * Converges now, or once the running convergence ends (requests meanwhile coalesce into one).
+   * `reassert`: re-send what this instance decided (after Redis was away); an added agent only
+   * needs the read.
+   */
+  private requestConverge(reassert = true): void {
     if (this.detached || this.peer === undefined) return;
     if (this.converging !== undefined) {
       this.convergeAgain = true;
+      this.reassertAgain ||= reassert;
       return;
     }
-    this.converging = this.converge()
+    this.converging = this.converge(reassert)
       .catch((error: unknown) => this.report(error, 'converge'))
       .finally(() => {
         this.converging = undefined;
         if (this.convergeAgain) {
+          const again = this.reassertAgain;
           this.convergeAgain = false;
-          this.requestConverge();
+          this.reassertAgain = false;
+          this.requestConverge(again);
         }
       });
   }
 
-  private async converge(): Promise<void> {
+  private async converge(reassert: boolean): Promise<void> {
     const peer = this.peer;
     if (peer === undefined || !this.ready()) return;
     const now = this.o.now();
-    // 0. Agents removed here since: their views go (a re-added agent starts from the cluster's).
-    for (const agentId of this.views.keys()) if (!knows(peer, agentId)) this.views.delete(agentId);
-    // 1. What this instance decided that Redis may not know (it was down, or restarted empty).
+    // 1. What this instance decided that Redis may not know (it was down, or restarted empty),
+    // agents removed since included; then the views of removed agents go.
     for (const [agentId, view] of this.views) {
-      if (view.origin !== 'local') continue;
-      if (view.state === 'open' && view.nextProbeAt !== null && view.nextProbeAt > now) {
-        this.sendTrip(agentId, view.nextProbeAt, view.trippedAt);
-      } else if (view.state === 'closed' && view.unsentClose) {
-        this.sendClose(agentId, now, view);
+      if (reassert && owesCluster(view, now)) {
+        if (view.state === 'open') this.sendTrip(agentId, view.nextProbeAt as number, view.trippedAt);
+        else this.sendClose(agentId, now, view);
       }
+      if (!knows(peer, agentId) && !owesCluster(view, now)) this.views.delete(agentId);
     }
     // 2. The cluster's open set (read after the writes above: one connection keeps their order).
     const readAt = this.seq;
@@ -486,6 +500,13 @@ class RedisSync implements RedisBreakerSync {
 }
 
 const STARTING = new Set(['wait', 'connecting', 'connect']);
+
+/** Whether this instance decided something Redis may not have: a trip still running, or a close. */
+function owesCluster(view: AgentView, now: number): boolean {
+  if (view.origin !== 'local') return false;
+  if (view.state === 'open') return view.nextProbeAt !== null && view.nextProbeAt > now;
+  return view.state === 'closed' && view.unsentClose;
+}
 
 /** Whether the supervisor has `agentId` (a hand-built peer may lack `hasAgent`). */
 function knows(peer: SyncPeer, agentId: string): boolean {
