@@ -20,7 +20,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import type { InspectionEvent } from 'xstate';
 import { BreakerboxError } from './errors.js';
-import { allowedHost, loopbackHosts } from './http/loopbackHosts.js';
+import { allowedHost } from './http/loopbackHosts.js';
 import { checkFunction, checkKnownKeys, checkNumber, checkPlainObject, optional } from './validate.js';
 
 export interface InspectorOptions {
@@ -102,10 +102,11 @@ export async function createInspector(options: InspectorOptions = {}): Promise<I
       resolve();
     });
   });
-  const address = server.address() as AddressInfo;
-  const port = address.port;
-  hosts = loopbackHosts(address);
-  const ownOrigins = new Set([...hosts].map((host) => `http://${host}`));
+  const port = (server.address() as AddressInfo).port;
+  // Only the address it prints: another process may serve a page on [::1] at the same port, which
+  // a browser reaches as http://localhost:port, and that origin must not read the events.
+  hosts = new Set([`127.0.0.1:${port}`]);
+  const ownOrigins = new Set([`http://127.0.0.1:${port}`]);
 
   let appConnected!: () => void;
   const connected = new Promise<void>((resolve) => {
@@ -209,7 +210,7 @@ function isApp(req: IncomingMessage, key: string): boolean {
 function servePage(req: IncomingMessage, res: ServerResponse, hosts: ReadonlySet<string>): void {
   const host = allowedHost(req, hosts);
   if (host === undefined) {
-    res.writeHead(421, { 'content-type': 'text/plain' }).end('misdirected request');
+    res.writeHead(421, { 'content-type': 'text/plain' }).end(`misdirected request: open http://${[...hosts][0]}/`);
     return;
   }
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;

@@ -7,6 +7,7 @@ import { request as httpRequest } from 'node:http';
 import { defer, finalize } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SimulatedClock } from 'xstate';
+import { loopbackHosts } from '../src/http/loopbackHosts.js';
 import {
   alwaysGrantedLease,
   type BreakerSync,
@@ -752,5 +753,20 @@ describe('options', () => {
     expect(await statusFor(`127.0.0.1:${server.port}`)).toBe(200);
     expect(await statusFor(`localhost:${server.port + 1}`)).toBe(421);
     expect(await statusFor(`[::1]:${server.port}`)).toBe(421); // bound to 127.0.0.1, not reachable as [::1]
+  });
+});
+
+describe('loopbackHosts', () => {
+  const hosts = (address: string, family: string) => [...loopbackHosts({ address, family, port: 4400 })].sort();
+  it('accepts the names a loopback address is reached by, and no other loopback address', () => {
+    expect(hosts('127.0.0.1', 'IPv4')).toEqual(['127.0.0.1:4400', 'localhost:4400']);
+    expect(hosts('::1', 'IPv6')).toEqual(['[::1]:4400', 'localhost:4400']);
+    // IPv4-mapped: reached as IPv4 too, and browsers send the normalized form.
+    expect(hosts('::ffff:127.0.0.1', 'IPv6')).toEqual([
+      '127.0.0.1:4400',
+      '[::ffff:127.0.0.1]:4400',
+      '[::ffff:7f00:1]:4400',
+      'localhost:4400',
+    ]);
   });
 });

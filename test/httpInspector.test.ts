@@ -86,38 +86,36 @@ describe('createInspector', () => {
     expect(page.body).toContain('<script type="module" src="/bridge.js"></script>');
     expect(page.body).toContain('https://stately.ai/inspect');
     expect((await get(`${inspector.url}bridge.js`)).body).toContain("new WebSocket('ws://' + location.host + '/')");
-    // DNS rebinding: another Host name is refused; host names are case-insensitive.
+    // DNS rebinding: another Host name is refused; only the printed address is its own (a page
+    // at http://localhost:port may be another process's, on [::1]). Host names are case-insensitive.
     expect((await get(inspector.url, 'evil.example')).status).toBe(421);
     const port = new URL(inspector.url).port;
     expect((await get(inspector.url, `evil.example:${port}`)).status).toBe(421);
-    expect((await get(inspector.url, `LOCALHOST:${port}`)).status).toBe(200);
-    // Bound to 127.0.0.1: a browser cannot reach it as [::1], so that name is not one of its own.
+    const refused = await get(inspector.url, `localhost:${port}`);
+    expect(refused.status).toBe(421);
+    expect(refused.body).toContain(`open ${inspector.url}`);
     expect((await get(inspector.url, `[::1]:${port}`)).status).toBe(421);
+    expect((await get(inspector.url, `127.0.0.1:${port}`.toUpperCase())).status).toBe(200);
   });
 
-  it('refuses a viewer socket addressed to another host name, whatever its origin', async () => {
+  it('refuses a viewer socket addressed to another host name, or from a page served as localhost', async () => {
     const inspector = await start();
     const origin = inspector.url.slice(0, -1);
     const port = new URL(inspector.url).port;
-    const rebound = new WebSocket(inspector.url.replace('http:', 'ws:'), {
-      origin,
-      headers: { host: `evil.example:${port}` },
-    });
-    const refused = new Promise<string>((resolve) => {
-      rebound.once('open', () => resolve('open'));
-      rebound.once('unexpected-response', (_req, res) => resolve(`HTTP ${res.statusCode}`));
-      rebound.once('error', (error) => resolve(`error ${error.message}`));
-    });
-    expect(await refused).toMatch(/^(HTTP 401|error)/);
-    const upper = new WebSocket(inspector.url.replace('http:', 'ws:'), {
-      origin,
-      headers: { host: `LOCALHOST:${port}` },
-    });
-    await new Promise<void>((resolve, reject) => {
-      upper.once('open', () => resolve());
-      upper.once('error', reject);
-    });
-    upper.close();
+    const outcome = (socket: WebSocket) =>
+      new Promise<string>((resolve) => {
+        socket.once('open', () => resolve('open'));
+        socket.once('unexpected-response', (_req, res) => resolve(`HTTP ${res.statusCode}`));
+        socket.once('error', (error) => resolve(`error ${error.message}`));
+      });
+    const url = inspector.url.replace('http:', 'ws:');
+    const rebound = new WebSocket(url, { origin, headers: { host: `evil.example:${port}` } });
+    expect(await outcome(rebound)).toMatch(/^(HTTP 401|error)/);
+    const fromLocalhost = new WebSocket(url, { origin: `http://localhost:${port}` });
+    expect(await outcome(fromLocalhost)).toMatch(/^(HTTP 401|error)/);
+    const own = new WebSocket(url, { origin, headers: { host: `127.0.0.1:${port}` } });
+    expect(await outcome(own)).toBe('open');
+    own.close();
   });
 
   it('relays actor events to a viewer, replays actors to a late one, refuses other origins', async () => {

@@ -12,12 +12,19 @@ export function isLoopbackAddress(address: string): boolean {
 }
 
 /**
- * `name:port` for each name a browser can reach a loopback address by: the address itself,
- * `localhost`, and the family's loopback address (a server bound to 127.0.0.1 is not reached
- * through `[::1]`, so that name is not accepted there).
+ * `name:port` for each name a loopback address is reached by: `localhost` and the address, as
+ * written in a URL and as a browser normalizes it (`[::ffff:127.0.0.1]` is sent as
+ * `[::ffff:7f00:1]`); an IPv4-mapped address is reached as IPv4 too. No other loopback address:
+ * a server bound to 127.0.0.1 is not reached through `[::1]`.
  */
 export function loopbackHosts({ address, family, port }: AddressInfo): ReadonlySet<string> {
-  const names = family === 'IPv6' ? ['[::1]', 'localhost', `[${address}]`] : ['127.0.0.1', 'localhost', address];
+  const names = ['localhost'];
+  if (family === 'IPv6') {
+    names.push(`[${address}]`, new URL(`http://[${address}]`).hostname);
+    if (address.startsWith('::ffff:')) names.push(address.slice('::ffff:'.length));
+  } else {
+    names.push(address);
+  }
   return new Set(names.map((name) => `${name}:${port}`));
 }
 
