@@ -23,7 +23,7 @@ export function batchFor(ns) {
   return 2 ** Math.min(12, Math.max(6, Math.floor(Math.log2(BATCH_NS / ns))));
 }
 
-/** Unmeasured calls between the full GC and a measurement: time for TurboFan to recompile. */
+/** Unmeasured calls between the full GC and a measurement (on the run's clock): time to recompile. */
 const REWARM_MS = 50;
 
 /**
@@ -34,7 +34,8 @@ const REWARM_MS = 50;
  */
 export async function measureFn(fn, minMs, clock = 'cpu', batch = 4096) {
   globalThis.gc?.();
-  for (const until = performance.now() + REWARM_MS; performance.now() < until; ) {
+  const now = CLOCKS[clock];
+  for (const until = now() + REWARM_MS * 1e6; now() < until; ) {
     for (let i = 0; i < 64; i++) await fn();
   }
   const stats = await measure(fn, { gc: false, min_cpu_time: minMs * 1e6, now: CLOCKS[clock], batch_samples: batch });
