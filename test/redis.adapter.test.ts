@@ -54,7 +54,7 @@ function kindOf(script: string): string {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
-function setup(redis: FakeRedis, breaker: { halfOpenTimeoutMs?: number } = {}) {
+function setup(redis: FakeRedis, breaker: { halfOpenTimeoutMs?: number; backoff?: { initialMs: number } } = {}) {
   const reported: string[] = [];
   const sync = createRedisSync({ redis, namespace: 'ns', instanceId: 'me' });
   let healthy = false;
@@ -243,30 +243,65 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
 
   it('an agent removed and added back at once starts from the cluster, and adding re-sends no trip', async () => {
     const redis = new FakeRedis();
-    const { supervisor, sync } = setup(redis);
+    const { supervisor, sync } = setup(redis, { backoff: { initialMs: 60_000 } });
     const subscriber = redis.duplicates[0] as FakeRedis;
     subscriber.status = 'ready';
     subscriber.emit('ready');
     expect(await sync.whenSynced(1000)).toBe(true);
     const nextProbeAt = Date.now() + 60_000;
-    // This instance trips 'flaky' itself; a peer trips 'ok', and 'ok' is then isolated here.
+    const say = (message: object) => subscriber.emit('message', 'ns:events', JSON.stringify(message));
+    const replace = async (id: string) => {
+      await supervisor.removeAgent(id);
+      supervisor.addAgent({ id, run: async () => id }); // nothing in between: no message, no convergence
+      for (let i = 0; i < 20 && supervisor.getAgent(id)?.state !== 'open'; i++) await tick();
+    };
+    // This instance trips 'flaky' itself and keeps it open for a minute; a peer trips 'ok', which
+    // is then isolated here. The cluster lists both.
     await supervisor.route('x', { agents: ['flaky', 'backup'] });
     expect(supervisor.getAgent('flaky')?.state).toBe('open');
-    subscriber.emit(
-      'message',
-      'ns:events',
-      JSON.stringify({ v: 1, k: 'trip', a: 'ok', n: nextProbeAt, t: Date.now(), i: 'peer' }),
-    );
+    say({ v: 1, k: 'trip', a: 'ok', n: nextProbeAt, t: Date.now(), i: 'peer' });
     supervisor.isolate('ok');
-    redis.openSet = { ok: String(nextProbeAt) };
-    // Replaced with nothing in between: no message, no convergence while it was gone.
-    await supervisor.removeAgent('ok');
+    redis.openSet = { ok: String(nextProbeAt), flaky: String(nextProbeAt) };
+
     redis.commands.length = 0;
-    supervisor.addAgent({ id: 'ok', run: async () => 'ok' });
-    for (let i = 0; i < 20 && supervisor.getAgent('ok')?.state !== 'open'; i++) await tick();
+    await replace('ok');
     expect(supervisor.getAgent('ok')?.state).toBe('open');
-    // The read only: this instance's own trip of 'flaky' is not published again.
+    // The read only: this instance's own running trip of 'flaky' is not published again.
     expect(redis.commands).toEqual(['hgetall']);
+
+    await replace('flaky'); // tripped here, still within its open period
+    expect(supervisor.getAgent('flaky')?.state).toBe('open');
+    // A reconnect re-asserts only the trips of agents this instance still has: the old 'flaky'
+    // is gone, and the new one was opened by the cluster, not by its own failures.
+    redis.commands.length = 0;
+    redis.emit('ready');
+    for (let i = 0; i < 20 && !redis.commands.includes('hgetall'); i++) await tick();
+    expect(redis.commands).toEqual(['hgetall']);
+    await supervisor.stop();
+  });
+
+  it('a close Redis refused is sent again before any read, and the stale entry does not reopen it', async () => {
+    const redis = new FakeRedis();
+    const { supervisor, heal } = setup(redis);
+    redis.emit('ready');
+    await tick();
+    await supervisor.route('x', { agents: ['flaky', 'backup'] });
+    redis.openSet = { flaky: String(Date.now() + 60_000) };
+    redis.answer = (kind) => {
+      if (kind === 'close') throw new Error('OOM command not allowed'); // refused, client still ready
+      return 1;
+    };
+    heal();
+    await new Promise((r) => setTimeout(r, 40));
+    for (let i = 0; i < 3; i++) await supervisor.route(i, { agents: ['flaky', 'backup'] });
+    expect(supervisor.getAgent('flaky')?.state).toBe('closed');
+    await tick();
+    redis.commands.length = 0;
+    supervisor.addAgent({ id: 'other', run: async () => 'other' }); // a read-only convergence
+    for (let i = 0; i < 20 && !redis.commands.includes('hgetall'); i++) await tick();
+    for (let i = 0; i < 5; i++) await tick(); // the read's answer applied
+    expect(redis.commands).toEqual(['close', 'hgetall']);
+    expect(supervisor.getAgent('flaky')?.state).toBe('closed');
     await supervisor.stop();
   });
 

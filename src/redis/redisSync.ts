@@ -28,8 +28,9 @@ interface AgentView {
   origin: 'local' | 'peer';
   /** When the latest trip this instance knows of happened (the lease's `#closed:` rule). */
   trippedAt: number;
-  /** A local close that has not reached Redis yet. */
+  /** A local close that has not reached Redis yet, and when it happened. */
   unsentClose: boolean;
+  closedAt: number;
   /** Bumped on every change: a convergence read older than the change does not undo it. */
   seq: number;
 }
@@ -47,7 +48,10 @@ class RedisSync implements RedisBreakerSync {
   private readonly keys: { open: string; channel: string; prefix: string };
   private peer: SyncPeer | undefined;
   private subscriber: RedisClient | undefined;
+  /** What this instance knows of each agent the supervisor has. */
   private readonly views = new Map<string, AgentView>();
+  /** Closes of agents removed since, that Redis has not heard of yet: agent → when it closed. */
+  private readonly owedCloses = new Map<string, number>();
   private seq = 0;
   private readonly inflight = new Set<Promise<unknown>>();
   private detached = false;
@@ -103,12 +107,12 @@ class RedisSync implements RedisBreakerSync {
 
   /**
    * An agent added after `attach` starts closed, with nothing of an agent of the same id removed
-   * before (its view goes, unless it still owes the cluster a message); it may be open in the
-   * cluster already, so the open set is read again, without re-sending this instance's own trips.
+   * before (its view goes; only a close it had not sent yet is kept, and sent before the read). It
+   * may be open in the cluster already, so the open set is read again, without re-sending this
+   * instance's own trips.
    */
   agentAdded(agentId: string): void {
-    const view = this.views.get(agentId);
-    if (view !== undefined && !owesCluster(view, this.o.now())) this.views.delete(agentId);
+    this.forgetView(agentId);
     this.requestConverge(false);
   }
 
@@ -129,7 +133,8 @@ class RedisSync implements RedisBreakerSync {
       view.nextProbeAt = null;
       // Only probes that succeeded close a circuit for everyone; a manual reset stays local.
       view.unsentClose = from === 'half_open';
-      if (view.unsentClose) this.sendClose(agentId, at, view);
+      view.closedAt = at;
+      if (view.unsentClose) this.sendViewClose(agentId, at, view);
     } else if (to === 'isolated') {
       view.origin = 'local';
       view.nextProbeAt = null;
@@ -252,12 +257,12 @@ class RedisSync implements RedisBreakerSync {
     );
   }
 
-  private sendClose(agentId: string, at: number, view: AgentView): void {
+  /** Publishes a local close; `onSent` runs once Redis has it. */
+  private sendClose(agentId: string, at: number, onSent: () => void): void {
     if (!this.ready()) {
       this.noteOutage();
       return;
     }
-    const seq = view.seq;
     const message = encodeClose(agentId, at, this.instanceId);
     void this.command('publish', () =>
       this.redis.eval(
@@ -274,8 +279,36 @@ class RedisSync implements RedisBreakerSync {
         message,
       ),
     ).then((result) => {
-      if (result.ok && view.seq === seq) view.unsentClose = false;
+      if (result.ok) onSent();
     });
+  }
+
+  /** Sends a view's unsent close; it stays owed until Redis has it, unless the view changed since. */
+  private sendViewClose(agentId: string, at: number, view: AgentView): void {
+    const seq = view.seq;
+    this.sendClose(agentId, at, () => {
+      if (view.seq === seq) view.unsentClose = false;
+    });
+  }
+
+  /** Sends a removed agent's unsent close, and forgets it once Redis has it. */
+  private sendOwedClose(agentId: string, at: number): void {
+    this.sendClose(agentId, at, () => {
+      if (this.owedCloses.get(agentId) === at) this.owedCloses.delete(agentId);
+    });
+  }
+
+  /**
+   * Drops the view of an agent the supervisor no longer has (or re-adds afresh). Its trips are not
+   * re-asserted any more; a close Redis has not heard of is kept in `owedCloses` until sent.
+   */
+  private forgetView(agentId: string): void {
+    const view = this.views.get(agentId);
+    if (view === undefined) return;
+    this.views.delete(agentId);
+    if (view.origin === 'local' && view.state === 'closed' && view.unsentClose) {
+      this.owedCloses.set(agentId, view.closedAt);
+    }
   }
 
   // ─── incoming ────────────────────────────────────────────────────────────────────────────────
@@ -306,10 +339,11 @@ class RedisSync implements RedisBreakerSync {
     if (peer === undefined) return;
     // An agent this instance does not have (any more): nothing to apply, and no view to keep (one
     // per foreign id would grow without bound, and a stale 'open' would hide the cluster's state
-    // from the agent if it is added here later).
+    // from the agent if it is added here later). A peer's word on it also supersedes a close this
+    // instance still owed.
     if (!knows(peer, message.a)) {
-      const view = this.views.get(message.a);
-      if (view !== undefined && !owesCluster(view, this.o.now())) this.views.delete(message.a);
+      this.views.delete(message.a);
+      this.owedCloses.delete(message.a);
       return;
     }
     const view = this.view(message.a);
@@ -322,6 +356,7 @@ class RedisSync implements RedisBreakerSync {
         view.state = 'open';
         view.origin = 'peer';
         view.nextProbeAt = message.n;
+        view.unsentClose = false; // a peer's trip after it supersedes a close not sent yet
       }
       peer.peerTripped(message.a, message.n);
     } else {
@@ -366,14 +401,17 @@ class RedisSync implements RedisBreakerSync {
     const peer = this.peer;
     if (peer === undefined || !this.ready()) return;
     const now = this.o.now();
-    // 1. What this instance decided that Redis may not know (it was down, or restarted empty),
-    // agents removed since included; then the views of removed agents go.
+    // 1. What this instance decided that Redis may not know: closes it could not send (always, so
+    // the read below cannot bring back what they remove) and, after Redis was away, its own trips
+    // still running (it may have restarted empty). Removed agents' views go first.
+    for (const agentId of this.views.keys()) if (!knows(peer, agentId)) this.forgetView(agentId);
+    for (const [agentId, at] of this.owedCloses) this.sendOwedClose(agentId, at);
     for (const [agentId, view] of this.views) {
-      if (reassert && owesCluster(view, now)) {
-        if (view.state === 'open') this.sendTrip(agentId, view.nextProbeAt as number, view.trippedAt);
-        else this.sendClose(agentId, now, view);
+      if (view.origin !== 'local') continue;
+      if (view.state === 'closed' && view.unsentClose) this.sendViewClose(agentId, view.closedAt, view);
+      else if (reassert && view.state === 'open' && view.nextProbeAt !== null && view.nextProbeAt > now) {
+        this.sendTrip(agentId, view.nextProbeAt, view.trippedAt);
       }
-      if (!knows(peer, agentId) && !owesCluster(view, now)) this.views.delete(agentId);
     }
     // 2. The cluster's open set (read after the writes above: one connection keeps their order).
     const readAt = this.seq;
@@ -393,6 +431,7 @@ class RedisSync implements RedisBreakerSync {
       const view = this.views.get(agentId);
       if (view !== undefined && view.seq > readAt) continue; // a message newer than the read
       if (view?.state === 'open' || view?.state === 'isolated') continue; // the machine would ignore it
+      if (view?.unsentClose) continue; // closed here by its probes: the entry is what that close removes
       if (view?.state === 'half_open' && nextProbeAt <= now) continue; // this very window
       const next = this.view(agentId);
       next.seq = ++this.seq;
@@ -484,7 +523,15 @@ class RedisSync implements RedisBreakerSync {
   private view(agentId: string): AgentView {
     let view = this.views.get(agentId);
     if (view === undefined) {
-      view = { state: 'closed', nextProbeAt: null, origin: 'local', trippedAt: 0, unsentClose: false, seq: 0 };
+      view = {
+        state: 'closed',
+        nextProbeAt: null,
+        origin: 'local',
+        trippedAt: 0,
+        unsentClose: false,
+        closedAt: 0,
+        seq: 0,
+      };
       this.views.set(agentId, view);
     }
     return view;
@@ -500,13 +547,6 @@ class RedisSync implements RedisBreakerSync {
 }
 
 const STARTING = new Set(['wait', 'connecting', 'connect']);
-
-/** Whether this instance decided something Redis may not have: a trip still running, or a close. */
-function owesCluster(view: AgentView, now: number): boolean {
-  if (view.origin !== 'local') return false;
-  if (view.state === 'open') return view.nextProbeAt !== null && view.nextProbeAt > now;
-  return view.state === 'closed' && view.unsentClose;
-}
 
 /** Whether the supervisor has `agentId` (a hand-built peer may lack `hasAgent`). */
 function knows(peer: SyncPeer, agentId: string): boolean {
