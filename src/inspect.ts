@@ -105,8 +105,10 @@ export async function createInspector(options: InspectorOptions = {}): Promise<I
   const port = (server.address() as AddressInfo).port;
   // Only the address it prints: another process may serve a page on [::1] at the same port, which
   // a browser reaches as http://localhost:port, and that origin must not read the events.
-  hosts = new Set([`127.0.0.1:${port}`]);
-  const ownOrigins = new Set([`http://127.0.0.1:${port}`]);
+  // Browsers leave the default port out of Host and Origin.
+  const own = port === 80 ? '127.0.0.1' : `127.0.0.1:${port}`;
+  hosts = new Set([own, `127.0.0.1:${port}`]);
+  const ownOrigins = new Set([`http://${own}`]);
 
   let appConnected!: () => void;
   const connected = new Promise<void>((resolve) => {

@@ -7,7 +7,7 @@ import { request as httpRequest } from 'node:http';
 import { defer, finalize } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import { loopbackHosts } from '../src/http/loopbackHosts.js';
+import { isLoopbackAddress, loopbackHosts } from '../src/http/loopbackHosts.js';
 import {
   alwaysGrantedLease,
   type BreakerSync,
@@ -768,5 +768,20 @@ describe('loopbackHosts', () => {
       '[::ffff:7f00:1]:4400',
       'localhost:4400',
     ]);
+  });
+
+  it('accepts the bare names on port 80, which browsers leave out of Host', () => {
+    expect([...loopbackHosts({ address: '127.0.0.1', family: 'IPv4', port: 80 })].sort()).toEqual([
+      '127.0.0.1',
+      '127.0.0.1:80',
+      'localhost',
+      'localhost:80',
+    ]);
+  });
+
+  it('treats every IPv4-mapped 127.x address as loopback', () => {
+    expect(isLoopbackAddress('::ffff:127.0.0.2')).toBe(true);
+    expect(isLoopbackAddress('::ffff:10.0.0.1')).toBe(false);
+    expect(isLoopbackAddress('0.0.0.0')).toBe(false);
   });
 });

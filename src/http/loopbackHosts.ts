@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export function isLoopbackAddress(address: string): boolean {
-  return address === '::1' || address.startsWith('127.') || address === '::ffff:127.0.0.1';
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
 /**
@@ -25,7 +25,8 @@ export function loopbackHosts({ address, family, port }: AddressInfo): ReadonlyS
   } else {
     names.push(address);
   }
-  return new Set(names.map((name) => `${name}:${port}`));
+  // Browsers leave the default port out of Host.
+  return new Set(names.flatMap((name) => (port === 80 ? [`${name}:80`, name] : [`${name}:${port}`])));
 }
 
 /** The request's `Host` in lower case if it is one of `hosts`, else undefined. */
