@@ -24,9 +24,12 @@ class FakeRedis extends EventEmitter {
     return copy;
   }
   async connect(): Promise<void> {}
-  async eval(script: string): Promise<unknown> {
+  /** Every script run, with its arguments after the script (numkeys, keys, then ARGV). */
+  readonly evals: { kind: string; args: unknown[] }[] = [];
+  async eval(script: string, ...args: unknown[]): Promise<unknown> {
     const kind = kindOf(script);
     this.commands.push(kind);
+    this.evals.push({ kind, args });
     return this.answer(kind);
   }
   /** The cluster's open set, as `hgetall` answers it. */
@@ -305,7 +308,7 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
     await supervisor.stop();
   });
 
-  it('a close owed to the cluster is still sent after its agent was removed', async () => {
+  it('a removed agent takes its unsent close with it', async () => {
     const redis = new FakeRedis();
     const { supervisor, heal } = setup(redis);
     redis.emit('ready');
@@ -320,8 +323,44 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
     redis.commands.length = 0;
     redis.status = 'ready';
     redis.emit('ready');
-    for (let i = 0; i < 20 && !redis.commands.includes('close'); i++) await tick();
-    expect(redis.commands).toContain('close');
+    for (let i = 0; i < 20 && !redis.commands.includes('hgetall'); i++) await tick();
+    // Peers close it by their own probes; this instance no longer has an opinion on it.
+    expect(redis.commands).toEqual(['hgetall']);
+    await supervisor.stop();
+  });
+
+  it('an unsent close is re-sent with the time it happened, through isolate and reset', async () => {
+    const redis = new FakeRedis();
+    const { supervisor, heal } = setup(redis);
+    redis.emit('ready');
+    await tick();
+    await supervisor.route('x', { agents: ['flaky', 'backup'] });
+    redis.openSet = { flaky: String(Date.now() + 60_000) };
+    let refuse = true;
+    redis.answer = (kind) => {
+      if (kind === 'close' && refuse) throw new Error('OOM command not allowed');
+      return 1;
+    };
+    heal();
+    await new Promise((r) => setTimeout(r, 40));
+    for (let i = 0; i < 3; i++) await supervisor.route(i, { agents: ['flaky', 'backup'] });
+    await tick();
+    const first = redis.evals.find((e) => e.kind === 'close');
+    const closedAt = first?.args[5];
+    expect(typeof closedAt).toBe('number');
+    // An operator isolates it, then resets it: neither is a close for the cluster, nor cancels the
+    // one its probes owe.
+    supervisor.isolate('flaky');
+    supervisor.reset('flaky');
+    await new Promise((r) => setTimeout(r, 5));
+    refuse = false;
+    redis.evals.length = 0;
+    redis.commands.length = 0;
+    supervisor.addAgent({ id: 'other', run: async () => 'other' }); // a read-only convergence
+    for (let i = 0; i < 20 && !redis.commands.includes('hgetall'); i++) await tick();
+    for (let i = 0; i < 5; i++) await tick();
+    expect(redis.commands).toEqual(['close', 'hgetall']);
+    expect(redis.evals[0]?.args[5]).toBe(closedAt); // the probes' close time, not the resend's
     await supervisor.stop();
   });
 });

@@ -48,10 +48,11 @@ class RedisSync implements RedisBreakerSync {
   private readonly keys: { open: string; channel: string; prefix: string };
   private peer: SyncPeer | undefined;
   private subscriber: RedisClient | undefined;
-  /** What this instance knows of each agent the supervisor has. */
+  /**
+   * What this instance knows of each agent the supervisor has. A removed agent's view goes with
+   * it, an unsent close included: its peers then close it by their own probes.
+   */
   private readonly views = new Map<string, AgentView>();
-  /** Closes of agents removed since, that Redis has not heard of yet: agent → when it closed. */
-  private readonly owedCloses = new Map<string, number>();
   private seq = 0;
   private readonly inflight = new Set<Promise<unknown>>();
   private detached = false;
@@ -107,12 +108,11 @@ class RedisSync implements RedisBreakerSync {
 
   /**
    * An agent added after `attach` starts closed, with nothing of an agent of the same id removed
-   * before (its view goes; only a close it had not sent yet is kept, and sent before the read). It
-   * may be open in the cluster already, so the open set is read again, without re-sending this
-   * instance's own trips.
+   * before (its view goes). It may be open in the cluster already, so the open set is read again,
+   * without re-sending this instance's own trips.
    */
   agentAdded(agentId: string): void {
-    this.forgetView(agentId);
+    this.views.delete(agentId);
     this.requestConverge(false);
   }
 
@@ -131,10 +131,13 @@ class RedisSync implements RedisBreakerSync {
     } else if (to === 'closed') {
       view.origin = 'local';
       view.nextProbeAt = null;
-      // Only probes that succeeded close a circuit for everyone; a manual reset stays local.
-      view.unsentClose = from === 'half_open';
-      view.closedAt = at;
-      if (view.unsentClose) this.sendViewClose(agentId, at, view);
+      // Only probes that succeeded close a circuit for everyone; a manual reset stays local (and
+      // leaves a close still unsent from earlier probes to be sent).
+      if (from === 'half_open') {
+        view.unsentClose = true;
+        view.closedAt = at;
+        this.sendClose(agentId, at, view);
+      }
     } else if (to === 'isolated') {
       view.origin = 'local';
       view.nextProbeAt = null;
@@ -257,12 +260,16 @@ class RedisSync implements RedisBreakerSync {
     );
   }
 
-  /** Publishes a local close; `onSent` runs once Redis has it. */
-  private sendClose(agentId: string, at: number, onSent: () => void): void {
+  /**
+   * Publishes a local close; it stays unsent until Redis has it (or refuses it as older than the
+   * cluster's trip), unless the view changed since.
+   */
+  private sendClose(agentId: string, at: number, view: AgentView): void {
     if (!this.ready()) {
       this.noteOutage();
       return;
     }
+    const seq = view.seq;
     const message = encodeClose(agentId, at, this.instanceId);
     void this.command('publish', () =>
       this.redis.eval(
@@ -277,38 +284,11 @@ class RedisSync implements RedisBreakerSync {
         this.o.leaseMs,
         this.keys.channel,
         message,
+        LEASE_SLACK_MS,
       ),
     ).then((result) => {
-      if (result.ok) onSent();
+      if (result.ok && view.seq === seq) view.unsentClose = false;
     });
-  }
-
-  /** Sends a view's unsent close; it stays owed until Redis has it, unless the view changed since. */
-  private sendViewClose(agentId: string, at: number, view: AgentView): void {
-    const seq = view.seq;
-    this.sendClose(agentId, at, () => {
-      if (view.seq === seq) view.unsentClose = false;
-    });
-  }
-
-  /** Sends a removed agent's unsent close, and forgets it once Redis has it. */
-  private sendOwedClose(agentId: string, at: number): void {
-    this.sendClose(agentId, at, () => {
-      if (this.owedCloses.get(agentId) === at) this.owedCloses.delete(agentId);
-    });
-  }
-
-  /**
-   * Drops the view of an agent the supervisor no longer has (or re-adds afresh). Its trips are not
-   * re-asserted any more; a close Redis has not heard of is kept in `owedCloses` until sent.
-   */
-  private forgetView(agentId: string): void {
-    const view = this.views.get(agentId);
-    if (view === undefined) return;
-    this.views.delete(agentId);
-    if (view.origin === 'local' && view.state === 'closed' && view.unsentClose) {
-      this.owedCloses.set(agentId, view.closedAt);
-    }
   }
 
   // ─── incoming ────────────────────────────────────────────────────────────────────────────────
@@ -343,7 +323,6 @@ class RedisSync implements RedisBreakerSync {
     // instance still owed.
     if (!knows(peer, message.a)) {
       this.views.delete(message.a);
-      this.owedCloses.delete(message.a);
       return;
     }
     const view = this.view(message.a);
@@ -402,15 +381,14 @@ class RedisSync implements RedisBreakerSync {
     if (peer === undefined || !this.ready()) return;
     const now = this.o.now();
     // 1. What this instance decided that Redis may not know: closes it could not send (always, so
-    // the read below cannot bring back what they remove) and, after Redis was away, its own trips
-    // still running (it may have restarted empty). Removed agents' views go first.
-    for (const agentId of this.views.keys()) if (!knows(peer, agentId)) this.forgetView(agentId);
-    for (const [agentId, at] of this.owedCloses) this.sendOwedClose(agentId, at);
+    // the read below cannot bring back what they remove; one older than the cluster's trip is
+    // refused by the script) and, after Redis was away, its own trips still running (it may have
+    // restarted empty). Removed agents' views go, an unsent close with them.
     for (const [agentId, view] of this.views) {
-      if (view.origin !== 'local') continue;
-      if (view.state === 'closed' && view.unsentClose) this.sendViewClose(agentId, view.closedAt, view);
-      else if (reassert && view.state === 'open' && view.nextProbeAt !== null && view.nextProbeAt > now) {
-        this.sendTrip(agentId, view.nextProbeAt, view.trippedAt);
+      if (!knows(peer, agentId)) this.views.delete(agentId);
+      else if (view.unsentClose) this.sendClose(agentId, view.closedAt, view);
+      else if (reassert && view.origin === 'local' && view.state === 'open' && (view.nextProbeAt ?? 0) > now) {
+        this.sendTrip(agentId, view.nextProbeAt as number, view.trippedAt);
       }
     }
     // 2. The cluster's open set (read after the writes above: one connection keeps their order).
