@@ -15,6 +15,9 @@ import { type BreakerOptions, type BreakerPolicy, resolveBreakerPolicy } from '.
 
 /** Every state of the breaker, in the seed's order (plus `isolated`). */
 export const BREAKER_STATES = ['closed', 'open', 'half_open', 'isolated'] as const;
+
+/** The reason of a close by successful probes (a shared-state adapter publishes only these). */
+export const PROBES_SUCCEEDED = 'probes succeeded';
 export type BreakerState = (typeof BREAKER_STATES)[number];
 
 export interface BreakerContext {
@@ -304,7 +307,7 @@ const breakerSetup = setup({
     admitProbe: assign({ probesAdmitted: ({ context }) => context.probesAdmitted + 1 }),
     countProbeSuccess: assign({ probeSuccesses: ({ context }) => context.probeSuccesses + 1 }),
     closeCircuit: assign(({ context, event }) =>
-      freshClosed(context, event, event.type === 'PEER_CLOSED' ? 'closed by a peer' : 'probes succeeded'),
+      freshClosed(context, event, event.type === 'PEER_CLOSED' ? 'closed by a peer' : PROBES_SUCCEEDED),
     ),
     grantLease: assign({ probeLease: 'granted' as const }),
     denyLease: assign({ probeLease: 'denied' as const }),

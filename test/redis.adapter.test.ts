@@ -329,38 +329,79 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
     await supervisor.stop();
   });
 
-  it('an unsent close is re-sent with the time it happened, through isolate and reset', async () => {
+  it('an unsent close is re-sent with the time it happened; an isolate cancels it', async () => {
     const redis = new FakeRedis();
     const { supervisor, heal } = setup(redis);
     redis.emit('ready');
     await tick();
-    await supervisor.route('x', { agents: ['flaky', 'backup'] });
-    redis.openSet = { flaky: String(Date.now() + 60_000) };
     let refuse = true;
     redis.answer = (kind) => {
       if (kind === 'close' && refuse) throw new Error('OOM command not allowed');
       return 1;
     };
+    const closeByProbes = async () => {
+      await supervisor.route('x', { agents: ['flaky', 'backup'] }).catch(() => {});
+      heal();
+      await new Promise((r) => setTimeout(r, 40));
+      for (let i = 0; i < 3; i++) await supervisor.route(i, { agents: ['flaky', 'backup'] });
+      expect(supervisor.getAgent('flaky')?.state).toBe('closed');
+      await tick();
+    };
+    const readOnlyConvergence = async (id: string) => {
+      redis.evals.length = 0;
+      redis.commands.length = 0;
+      supervisor.addAgent({ id, run: async () => id });
+      for (let i = 0; i < 20 && !redis.commands.includes('hgetall'); i++) await tick();
+    };
+    await closeByProbes();
+    const closedAt = redis.evals.find((e) => e.kind === 'close')?.args[5];
+    expect(typeof closedAt).toBe('number');
+    await new Promise((r) => setTimeout(r, 5));
+    refuse = false;
+    await readOnlyConvergence('other');
+    expect(redis.commands).toEqual(['close', 'hgetall']);
+    expect(redis.evals[0]?.args[5]).toBe(closedAt); // the probes' close time, not the resend's
+    await supervisor.stop();
+  });
+
+  it('a reset, even of a half-open circuit, is not a close for the cluster', async () => {
+    const redis = new FakeRedis();
+    const { supervisor, heal } = setup(redis);
+    redis.emit('ready');
+    await tick();
+    await supervisor.route('x', { agents: ['flaky', 'backup'] });
+    heal();
+    await new Promise((r) => setTimeout(r, 40));
+    expect(supervisor.getAgent('flaky')?.state).toBe('half_open');
+    supervisor.reset('flaky'); // half_open → closed, by an operator
+    for (let i = 0; i < 5; i++) await tick();
+    expect(supervisor.getAgent('flaky')?.state).toBe('closed');
+    expect(redis.commands).not.toContain('close');
+    await supervisor.stop();
+  });
+
+  it('an isolate cancels a close Redis has not heard of', async () => {
+    const redis = new FakeRedis();
+    const { supervisor, heal } = setup(redis);
+    redis.emit('ready');
+    await tick();
+    let refuse = true;
+    redis.answer = (kind) => {
+      if (kind === 'close' && refuse) throw new Error('OOM command not allowed');
+      return 1;
+    };
+    await supervisor.route('x', { agents: ['flaky', 'backup'] });
     heal();
     await new Promise((r) => setTimeout(r, 40));
     for (let i = 0; i < 3; i++) await supervisor.route(i, { agents: ['flaky', 'backup'] });
+    expect(supervisor.getAgent('flaky')?.state).toBe('closed');
     await tick();
-    const first = redis.evals.find((e) => e.kind === 'close');
-    const closedAt = first?.args[5];
-    expect(typeof closedAt).toBe('number');
-    // An operator isolates it, then resets it: neither is a close for the cluster, nor cancels the
-    // one its probes owe.
-    supervisor.isolate('flaky');
-    supervisor.reset('flaky');
-    await new Promise((r) => setTimeout(r, 5));
+    supervisor.isolate('flaky'); // the operator's decision replaces the probes' verdict here
     refuse = false;
-    redis.evals.length = 0;
     redis.commands.length = 0;
     supervisor.addAgent({ id: 'other', run: async () => 'other' }); // a read-only convergence
     for (let i = 0; i < 20 && !redis.commands.includes('hgetall'); i++) await tick();
-    for (let i = 0; i < 5; i++) await tick();
-    expect(redis.commands).toEqual(['close', 'hgetall']);
-    expect(redis.evals[0]?.args[5]).toBe(closedAt); // the probes' close time, not the resend's
+    expect(redis.commands).toEqual(['hgetall']);
     await supervisor.stop();
   });
 });

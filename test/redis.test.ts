@@ -11,7 +11,6 @@
 import { loadavg } from 'node:os';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLOSE_SCRIPT } from '../src/redis/scripts.js';
 import {
   ensureBuilt,
   findRedisServer,
@@ -290,49 +289,5 @@ describe.skipIf(!availability.ok)('breakerbox/redis: the quorum', () => {
     expect(await stateOf(c, 'q2')).toBe('closed');
     expect(await admin.hget(`${namespace}:open`, 'q2')).toBeNull();
     console.log('[redis] quorum 2: a lone trip stayed local; the second within 400 ms opened it everywhere');
-  });
-});
-
-describe.skipIf(!availability.ok)('breakerbox/redis: the close script', () => {
-  let server: RedisServer | undefined;
-  let admin: Redis;
-  const ns = `bbx-close-${process.pid}-${Date.now()}`;
-
-  beforeAll(async () => {
-    let url: string;
-    if (availability.ok && availability.url !== undefined) url = availability.url;
-    else {
-      server = await RedisServer.start(findRedisServer() as string);
-      url = server.url;
-    }
-    admin = new Redis(url);
-  });
-
-  afterAll(() => tearDown([], admin, ns, server));
-
-  const close = (at: number) =>
-    admin.eval(
-      CLOSE_SCRIPT,
-      3,
-      `${ns}:open`,
-      `${ns}:trips:x`,
-      `${ns}:lease:x`,
-      'x',
-      at,
-      1,
-      1000,
-      `${ns}:events`,
-      '{}',
-      50,
-    );
-
-  it('refuses a close older than the trip the open set holds, and applies one at or after its nextProbeAt', async () => {
-    await admin.hset(`${ns}:open`, 'x', '10000'); // a trip whose window opens at 10 000
-    expect(await close(5_000)).toBe(0); // closed before that window: a newer trip came after it
-    expect(await admin.hget(`${ns}:open`, 'x')).toBe('10000');
-    expect(await admin.get(`${ns}:lease:x`)).toBeNull();
-    expect(await close(9_990)).toBe(1); // within the slack (rounding of the two times)
-    expect(await admin.hget(`${ns}:open`, 'x')).toBeNull();
-    expect(await admin.get(`${ns}:lease:x`)).toBe('#closed:9990');
   });
 });

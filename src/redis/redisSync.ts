@@ -13,7 +13,7 @@
  * of a peer that the cluster has closed since.
  */
 import { type CallbackActorLogic, fromCallback } from 'xstate';
-import type { BreakerState, ProbeLeaseInput } from '../../machines/circuitBreaker.js';
+import { type BreakerState, PROBES_SUCCEEDED, type ProbeLeaseInput } from '../../machines/circuitBreaker.js';
 import type { BreakerSync, SyncPeer, SyncTransition } from '../sync.js';
 import type { RedisClient } from './client.js';
 import { decodeMessage, encodeClose, encodeTrip, type SyncMessage } from './messages.js';
@@ -131,16 +131,15 @@ class RedisSync implements RedisBreakerSync {
     } else if (to === 'closed') {
       view.origin = 'local';
       view.nextProbeAt = null;
-      // Only probes that succeeded close a circuit for everyone; a manual reset stays local (and
-      // leaves a close still unsent from earlier probes to be sent).
-      if (from === 'half_open') {
-        view.unsentClose = true;
-        view.closedAt = at;
-        this.sendClose(agentId, at, view);
-      }
+      // Only probes that succeeded close a circuit for everyone; a manual reset (from half-open
+      // too) stays local, and cancels a close not sent yet.
+      view.unsentClose = from === 'half_open' && transition.reason === PROBES_SUCCEEDED;
+      view.closedAt = at;
+      if (view.unsentClose) this.sendClose(agentId, at, view);
     } else if (to === 'isolated') {
       view.origin = 'local';
       view.nextProbeAt = null;
+      view.unsentClose = false; // an operator's decision replaces the probes' verdict here
     }
   }
 
@@ -260,16 +259,12 @@ class RedisSync implements RedisBreakerSync {
     );
   }
 
-  /**
-   * Publishes a local close; it stays unsent until Redis has it (or refuses it as older than the
-   * cluster's trip), unless the view changed since.
-   */
+  /** Publishes a local close; it stays unsent until Redis has it (unless the view changed since). */
   private sendClose(agentId: string, at: number, view: AgentView): void {
     if (!this.ready()) {
       this.noteOutage();
       return;
     }
-    const seq = view.seq;
     const message = encodeClose(agentId, at, this.instanceId);
     void this.command('publish', () =>
       this.redis.eval(
@@ -284,10 +279,9 @@ class RedisSync implements RedisBreakerSync {
         this.o.leaseMs,
         this.keys.channel,
         message,
-        LEASE_SLACK_MS,
       ),
     ).then((result) => {
-      if (result.ok && view.seq === seq) view.unsentClose = false;
+      if (result.ok && view.closedAt === at) view.unsentClose = false;
     });
   }
 
@@ -319,14 +313,14 @@ class RedisSync implements RedisBreakerSync {
     if (peer === undefined) return;
     // An agent this instance does not have (any more): nothing to apply, and no view to keep (one
     // per foreign id would grow without bound, and a stale 'open' would hide the cluster's state
-    // from the agent if it is added here later). A peer's word on it also supersedes a close this
-    // instance still owed.
+    // from the agent if it is added here later).
     if (!knows(peer, message.a)) {
       this.views.delete(message.a);
       return;
     }
     const view = this.view(message.a);
     view.seq = ++this.seq;
+    view.unsentClose = false; // a peer's later word on the agent supersedes a close not sent yet
     if (message.k === 'trip') {
       view.trippedAt = Math.max(view.trippedAt, message.t);
       // A circuit this instance opened itself stays this instance's (it re-asserts it on reconnect);
@@ -335,7 +329,6 @@ class RedisSync implements RedisBreakerSync {
         view.state = 'open';
         view.origin = 'peer';
         view.nextProbeAt = message.n;
-        view.unsentClose = false; // a peer's trip after it supersedes a close not sent yet
       }
       peer.peerTripped(message.a, message.n);
     } else {
@@ -343,7 +336,6 @@ class RedisSync implements RedisBreakerSync {
         view.state = 'closed';
         view.origin = 'peer';
         view.nextProbeAt = null;
-        view.unsentClose = false;
       }
       peer.peerClosed(message.a);
     }
@@ -381,9 +373,9 @@ class RedisSync implements RedisBreakerSync {
     if (peer === undefined || !this.ready()) return;
     const now = this.o.now();
     // 1. What this instance decided that Redis may not know: closes it could not send (always, so
-    // the read below cannot bring back what they remove; one older than the cluster's trip is
-    // refused by the script) and, after Redis was away, its own trips still running (it may have
-    // restarted empty). Removed agents' views go, an unsent close with them.
+    // the read below does not bring back what they remove) and, after Redis was away, its own
+    // trips still running (it may have restarted empty). Removed agents' views go, an unsent close
+    // with them.
     for (const [agentId, view] of this.views) {
       if (!knows(peer, agentId)) this.views.delete(agentId);
       else if (view.unsentClose) this.sendClose(agentId, view.closedAt, view);
@@ -409,7 +401,7 @@ class RedisSync implements RedisBreakerSync {
       const view = this.views.get(agentId);
       if (view !== undefined && view.seq > readAt) continue; // a message newer than the read
       if (view?.state === 'open' || view?.state === 'isolated') continue; // the machine would ignore it
-      if (view?.unsentClose) continue; // closed here by its probes: the entry is what that close removes
+      if (view?.unsentClose) continue; // closed here by its probes, the close not in Redis yet
       if (view?.state === 'half_open' && nextProbeAt <= now) continue; // this very window
       const next = this.view(agentId);
       next.seq = ++this.seq;

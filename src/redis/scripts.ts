@@ -50,17 +50,10 @@ return 1
  * when it was open cluster-wide (or without a quorum) the lease key gets a `#closed:` tombstone
  * (a late half-open window elsewhere does not probe a closed agent) and the close is published.
  *
- * A close older than the trip the open set holds changes nothing and returns 0: probes close a
- * circuit at or after its `nextProbeAt` (every instance waits for the same one), so an entry whose
- * `nextProbeAt` is later than the close (beyond `slack`, for rounding) is a newer trip, and a close
- * sent late (Redis was away) must not undo it.
- *
  * KEYS: open hash, trips zset, lease key.
- * ARGV: agentId, at, quorum, leaseMs, channel, message, slack.
+ * ARGV: agentId, at, quorum, leaseMs, channel, message.
  */
 export const CLOSE_SCRIPT = `
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-if current and tonumber(current) > tonumber(ARGV[2]) + tonumber(ARGV[7]) then return 0 end
 local removed = redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
 if removed == 1 or tonumber(ARGV[3]) <= 1 then
