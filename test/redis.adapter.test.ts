@@ -308,6 +308,32 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
     await supervisor.stop();
   });
 
+  it('adding an agent reads the open set for it alone: an operator’s reset elsewhere stays', async () => {
+    const redis = new FakeRedis();
+    const { supervisor, sync } = setup(redis);
+    const subscriber = redis.duplicates[0] as FakeRedis;
+    subscriber.status = 'ready';
+    subscriber.emit('ready');
+    expect(await sync.whenSynced(1000)).toBe(true);
+    const nextProbeAt = Date.now() + 60_000;
+    subscriber.emit(
+      'message',
+      'ns:events',
+      JSON.stringify({ v: 1, k: 'trip', a: 'ok', n: nextProbeAt, t: Date.now(), i: 'peer' }),
+    );
+    expect(supervisor.getAgent('ok')?.state).toBe('open');
+    supervisor.reset('ok'); // local, as the README says
+    redis.openSet = { ok: String(nextProbeAt), late: String(nextProbeAt) };
+    redis.commands.length = 0;
+    supervisor.addAgent({ id: 'late', run: async () => 'late' });
+    for (let i = 0; i < 20 && supervisor.getAgent('late')?.state !== 'open'; i++) await tick();
+    for (let i = 0; i < 5; i++) await tick();
+    expect(redis.commands).toEqual(['hgetall']);
+    expect(supervisor.getAgent('late')?.state).toBe('open');
+    expect(supervisor.getAgent('ok')?.state).toBe('closed');
+    await supervisor.stop();
+  });
+
   it('a removed agent takes its unsent close with it', async () => {
     const redis = new FakeRedis();
     const { supervisor, heal } = setup(redis);

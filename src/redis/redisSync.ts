@@ -61,7 +61,9 @@ class RedisSync implements RedisBreakerSync {
   private slowReported = false;
   private converging: Promise<void> | undefined;
   private convergeAgain = false;
-  private reassertAgain = false;
+  private fullAgain = false;
+  /** Agents added since the last read: a convergence for them alone applies the read to them only. */
+  private added = new Set<string>();
   /** Whether the client has been ready once (before, a command skipped is startup, not an outage). */
   private everReady = false;
   private subscribed = false;
@@ -108,11 +110,13 @@ class RedisSync implements RedisBreakerSync {
 
   /**
    * An agent added after `attach` starts closed, with nothing of an agent of the same id removed
-   * before (its view goes). It may be open in the cluster already, so the open set is read again,
-   * without re-sending this instance's own trips.
+   * before (its view goes). It may be open in the cluster already, so the open set is read again
+   * for it alone: this instance's own trips are not re-sent, and other agents are left as they are
+   * (an operator's local reset stays until the next full convergence, after Redis was away).
    */
   agentAdded(agentId: string): void {
     this.views.delete(agentId);
+    this.added.add(agentId);
     this.requestConverge(false);
   }
 
@@ -345,30 +349,30 @@ class RedisSync implements RedisBreakerSync {
 
   /**
    * Converges now, or once the running convergence ends (requests meanwhile coalesce into one).
-   * `reassert`: re-send what this instance decided (after Redis was away); an added agent only
-   * needs the read.
+   * `full` (after attach, or Redis or the subscription back): re-send this instance's own running
+   * trips and apply the read to every agent; otherwise only to the agents added since.
    */
-  private requestConverge(reassert = true): void {
+  private requestConverge(full = true): void {
     if (this.detached || this.peer === undefined) return;
     if (this.converging !== undefined) {
       this.convergeAgain = true;
-      this.reassertAgain ||= reassert;
+      this.fullAgain ||= full;
       return;
     }
-    this.converging = this.converge(reassert)
+    this.converging = this.converge(full)
       .catch((error: unknown) => this.report(error, 'converge'))
       .finally(() => {
         this.converging = undefined;
         if (this.convergeAgain) {
-          const again = this.reassertAgain;
+          const full = this.fullAgain;
           this.convergeAgain = false;
-          this.reassertAgain = false;
-          this.requestConverge(again);
+          this.fullAgain = false;
+          this.requestConverge(full);
         }
       });
   }
 
-  private async converge(reassert: boolean): Promise<void> {
+  private async converge(full: boolean): Promise<void> {
     const peer = this.peer;
     if (peer === undefined || !this.ready()) return;
     const now = this.o.now();
@@ -379,7 +383,7 @@ class RedisSync implements RedisBreakerSync {
     for (const [agentId, view] of this.views) {
       if (!knows(peer, agentId)) this.views.delete(agentId);
       else if (view.unsentClose) this.sendClose(agentId, view.closedAt, view);
-      else if (reassert && view.origin === 'local' && view.state === 'open' && (view.nextProbeAt ?? 0) > now) {
+      else if (full && view.origin === 'local' && view.state === 'open' && (view.nextProbeAt ?? 0) > now) {
         this.sendTrip(agentId, view.nextProbeAt as number, view.trippedAt);
       }
     }
@@ -388,16 +392,19 @@ class RedisSync implements RedisBreakerSync {
     const subscribed = this.subscribed;
     const result = await this.command('converge', () => this.redis.hgetall(this.keys.open));
     if (!result.ok || this.detached) return;
-    if (subscribed && !this.synced) {
+    if (full && subscribed && !this.synced) {
       this.synced = true;
       for (const wake of this.syncWaiters.splice(0)) wake();
     }
+    const added = this.added;
+    this.added = new Set();
+    const applies = (agentId: string) => full || added.has(agentId);
     const listed = new Set<string>();
     for (const [agentId, raw] of Object.entries(result.value)) {
       const nextProbeAt = Number(raw);
       if (!Number.isFinite(nextProbeAt) || nextProbeAt + this.o.openTtlMs <= now) continue; // stale
       listed.add(agentId);
-      if (!knows(peer, agentId)) continue;
+      if (!knows(peer, agentId) || !applies(agentId)) continue;
       const view = this.views.get(agentId);
       if (view !== undefined && view.seq > readAt) continue; // a message newer than the read
       if (view?.state === 'open' || view?.state === 'isolated') continue; // the machine would ignore it
@@ -413,7 +420,7 @@ class RedisSync implements RedisBreakerSync {
     }
     // 3. Circuits opened here because of a peer that the cluster closed while we were away.
     for (const [agentId, view] of this.views) {
-      if (view.origin !== 'peer' || listed.has(agentId) || view.seq > readAt) continue;
+      if (view.origin !== 'peer' || listed.has(agentId) || view.seq > readAt || !applies(agentId)) continue;
       if (view.state !== 'open' && view.state !== 'half_open') continue;
       view.seq = ++this.seq;
       view.state = 'closed';
