@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { ConfigError, createSupervisor } from '../src/index.js';
+import { ConfigError, createSupervisor, type Supervisor } from '../src/index.js';
 import { createRedisSync, type RedisClient } from '../src/redis/index.js';
 
 class FakeRedis extends EventEmitter {
@@ -81,6 +81,61 @@ function setup(redis: FakeRedis, breaker: { halfOpenTimeoutMs?: number; backoff?
     healthy = true;
   };
   return { supervisor, sync, reported, heal };
+}
+
+/** `setup` with Redis and the subscription ready and the first convergence done; `say` speaks as a peer. */
+async function syncedSetup(breaker: Parameters<typeof setup>[1] = {}) {
+  const redis = new FakeRedis();
+  const parts = setup(redis, breaker);
+  const subscriber = redis.duplicates[0] as FakeRedis;
+  subscriber.status = 'ready';
+  subscriber.emit('ready');
+  expect(await parts.sync.whenSynced(1000)).toBe(true);
+  const say = (message: unknown) =>
+    subscriber.emit('message', 'ns:events', typeof message === 'string' ? message : JSON.stringify(message));
+  return { ...parts, redis, subscriber, say };
+}
+
+/** `setup` with the command connection ready (no subscription). */
+async function readySetup() {
+  const redis = new FakeRedis();
+  const parts = setup(redis);
+  redis.emit('ready');
+  await tick();
+  return { ...parts, redis };
+}
+
+/** Makes Redis refuse every close with an error reply (the client stays ready) until `accept()`. */
+function refuseCloses(redis: FakeRedis): { accept(): void } {
+  let refusing = true;
+  redis.answer = (kind) => {
+    if (kind === 'close' && refusing) throw new Error('OOM command not allowed');
+    return 1;
+  };
+  return {
+    accept: () => {
+      refusing = false;
+    },
+  };
+}
+
+/** Trips 'flaky', heals it, and lets its three probes close it (the 30 ms backoff of `setup`). */
+async function closeFlakyByProbes(supervisor: Supervisor, heal: () => void): Promise<void> {
+  await supervisor.route('x', { agents: ['flaky', 'backup'] });
+  heal();
+  await new Promise((r) => setTimeout(r, 40));
+  for (let i = 0; i < 3; i++) await supervisor.route(i, { agents: ['flaky', 'backup'] });
+  expect(supervisor.getAgent('flaky')?.state).toBe('closed');
+  await tick();
+}
+
+/** Adds an agent, which has the open set read for it; resolves once that read was answered. */
+async function addAgentAndRead(supervisor: Supervisor, redis: FakeRedis, id: string): Promise<void> {
+  redis.commands.length = 0;
+  redis.evals.length = 0;
+  supervisor.addAgent({ id, run: async () => id });
+  for (let i = 0; i < 20 && !redis.commands.includes('hgetall'); i++) await tick();
+  for (let i = 0; i < 5; i++) await tick();
 }
 
 /** The stand-in's methods as own properties, so a test can remove one. */
@@ -182,14 +237,7 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
   });
 
   it('applies a peer’s trip and close; ignores its own messages and anything malformed', async () => {
-    const redis = new FakeRedis();
-    const { supervisor, sync, reported } = setup(redis);
-    const subscriber = redis.duplicates[0] as FakeRedis;
-    subscriber.status = 'ready';
-    subscriber.emit('ready');
-    expect(await sync.whenSynced(1000)).toBe(true);
-    const say = (message: unknown) =>
-      subscriber.emit('message', 'ns:events', typeof message === 'string' ? message : JSON.stringify(message));
+    const { supervisor, reported, subscriber, say } = await syncedSetup();
     const nextProbeAt = Date.now() + 60_000;
     say({ v: 1, k: 'trip', a: 'ok', n: nextProbeAt, t: Date.now(), i: 'me' }); // its own
     say('not json');
@@ -213,14 +261,8 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
   });
 
   it('an agent added later reads the cluster’s open set, whatever a peer said before it was here', async () => {
-    const redis = new FakeRedis();
-    const { supervisor, sync } = setup(redis);
-    const subscriber = redis.duplicates[0] as FakeRedis;
-    subscriber.status = 'ready';
-    subscriber.emit('ready');
-    expect(await sync.whenSynced(1000)).toBe(true);
+    const { supervisor, redis, say } = await syncedSetup();
     const nextProbeAt = Date.now() + 60_000;
-    const say = (message: object) => subscriber.emit('message', 'ns:events', JSON.stringify(message));
     const settle = async (id: string) => {
       for (let i = 0; i < 20 && supervisor.getAgent(id)?.state !== 'open'; i++) await tick();
     };
@@ -245,14 +287,8 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
   });
 
   it('an agent removed and added back at once starts from the cluster, and adding re-sends no trip', async () => {
-    const redis = new FakeRedis();
-    const { supervisor, sync } = setup(redis, { backoff: { initialMs: 60_000 } });
-    const subscriber = redis.duplicates[0] as FakeRedis;
-    subscriber.status = 'ready';
-    subscriber.emit('ready');
-    expect(await sync.whenSynced(1000)).toBe(true);
+    const { supervisor, redis, say } = await syncedSetup({ backoff: { initialMs: 60_000 } });
     const nextProbeAt = Date.now() + 60_000;
-    const say = (message: object) => subscriber.emit('message', 'ns:events', JSON.stringify(message));
     const replace = async (id: string) => {
       await supervisor.removeAgent(id);
       supervisor.addAgent({ id, run: async () => id }); // nothing in between: no message, no convergence
@@ -284,43 +320,20 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
   });
 
   it('a close Redis refused is sent again before any read, and the stale entry does not reopen it', async () => {
-    const redis = new FakeRedis();
-    const { supervisor, heal } = setup(redis);
-    redis.emit('ready');
-    await tick();
-    await supervisor.route('x', { agents: ['flaky', 'backup'] });
+    const { supervisor, heal, redis } = await readySetup();
     redis.openSet = { flaky: String(Date.now() + 60_000) };
-    redis.answer = (kind) => {
-      if (kind === 'close') throw new Error('OOM command not allowed'); // refused, client still ready
-      return 1;
-    };
-    heal();
-    await new Promise((r) => setTimeout(r, 40));
-    for (let i = 0; i < 3; i++) await supervisor.route(i, { agents: ['flaky', 'backup'] });
-    expect(supervisor.getAgent('flaky')?.state).toBe('closed');
-    await tick();
-    redis.commands.length = 0;
-    supervisor.addAgent({ id: 'other', run: async () => 'other' }); // a read-only convergence
-    for (let i = 0; i < 20 && !redis.commands.includes('hgetall'); i++) await tick();
-    for (let i = 0; i < 5; i++) await tick(); // the read's answer applied
+    refuseCloses(redis);
+    await closeFlakyByProbes(supervisor, heal);
+    await addAgentAndRead(supervisor, redis, 'other');
     expect(redis.commands).toEqual(['close', 'hgetall']);
     expect(supervisor.getAgent('flaky')?.state).toBe('closed');
     await supervisor.stop();
   });
 
   it('adding an agent reads the open set for it alone: an operator’s reset elsewhere stays', async () => {
-    const redis = new FakeRedis();
-    const { supervisor, sync } = setup(redis);
-    const subscriber = redis.duplicates[0] as FakeRedis;
-    subscriber.status = 'ready';
-    subscriber.emit('ready');
-    expect(await sync.whenSynced(1000)).toBe(true);
+    const { supervisor, redis, say } = await syncedSetup();
     const nextProbeAt = Date.now() + 60_000;
-    subscriber.emit(
-      'message',
-      'ns:events',
-      JSON.stringify({ v: 1, k: 'trip', a: 'ok', n: nextProbeAt, t: Date.now(), i: 'peer' }),
-    );
+    say({ v: 1, k: 'trip', a: 'ok', n: nextProbeAt, t: Date.now(), i: 'peer' });
     expect(supervisor.getAgent('ok')?.state).toBe('open');
     supervisor.reset('ok'); // local, as the README says
     redis.openSet = { ok: String(nextProbeAt), late: String(nextProbeAt) };
@@ -335,10 +348,7 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
   });
 
   it('a removed agent takes its unsent close with it', async () => {
-    const redis = new FakeRedis();
-    const { supervisor, heal } = setup(redis);
-    redis.emit('ready');
-    await tick();
+    const { supervisor, heal, redis } = await readySetup();
     await supervisor.route('x', { agents: ['flaky', 'backup'] });
     redis.status = 'reconnecting'; // Redis goes away while the circuit is open
     heal();
@@ -355,46 +365,22 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
     await supervisor.stop();
   });
 
-  it('an unsent close is re-sent with the time it happened; an isolate cancels it', async () => {
-    const redis = new FakeRedis();
-    const { supervisor, heal } = setup(redis);
-    redis.emit('ready');
-    await tick();
-    let refuse = true;
-    redis.answer = (kind) => {
-      if (kind === 'close' && refuse) throw new Error('OOM command not allowed');
-      return 1;
-    };
-    const closeByProbes = async () => {
-      await supervisor.route('x', { agents: ['flaky', 'backup'] }).catch(() => {});
-      heal();
-      await new Promise((r) => setTimeout(r, 40));
-      for (let i = 0; i < 3; i++) await supervisor.route(i, { agents: ['flaky', 'backup'] });
-      expect(supervisor.getAgent('flaky')?.state).toBe('closed');
-      await tick();
-    };
-    const readOnlyConvergence = async (id: string) => {
-      redis.evals.length = 0;
-      redis.commands.length = 0;
-      supervisor.addAgent({ id, run: async () => id });
-      for (let i = 0; i < 20 && !redis.commands.includes('hgetall'); i++) await tick();
-    };
-    await closeByProbes();
+  it('an unsent close is re-sent with the time it happened', async () => {
+    const { supervisor, heal, redis } = await readySetup();
+    const closes = refuseCloses(redis);
+    await closeFlakyByProbes(supervisor, heal);
     const closedAt = redis.evals.find((e) => e.kind === 'close')?.args[5];
     expect(typeof closedAt).toBe('number');
     await new Promise((r) => setTimeout(r, 5));
-    refuse = false;
-    await readOnlyConvergence('other');
+    closes.accept();
+    await addAgentAndRead(supervisor, redis, 'other');
     expect(redis.commands).toEqual(['close', 'hgetall']);
     expect(redis.evals[0]?.args[5]).toBe(closedAt); // the probes' close time, not the resend's
     await supervisor.stop();
   });
 
   it('a reset, even of a half-open circuit, is not a close for the cluster', async () => {
-    const redis = new FakeRedis();
-    const { supervisor, heal } = setup(redis);
-    redis.emit('ready');
-    await tick();
+    const { supervisor, heal, redis } = await readySetup();
     await supervisor.route('x', { agents: ['flaky', 'backup'] });
     heal();
     await new Promise((r) => setTimeout(r, 40));
@@ -407,26 +393,12 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
   });
 
   it('an isolate cancels a close Redis has not heard of', async () => {
-    const redis = new FakeRedis();
-    const { supervisor, heal } = setup(redis);
-    redis.emit('ready');
-    await tick();
-    let refuse = true;
-    redis.answer = (kind) => {
-      if (kind === 'close' && refuse) throw new Error('OOM command not allowed');
-      return 1;
-    };
-    await supervisor.route('x', { agents: ['flaky', 'backup'] });
-    heal();
-    await new Promise((r) => setTimeout(r, 40));
-    for (let i = 0; i < 3; i++) await supervisor.route(i, { agents: ['flaky', 'backup'] });
-    expect(supervisor.getAgent('flaky')?.state).toBe('closed');
-    await tick();
+    const { supervisor, heal, redis } = await readySetup();
+    const closes = refuseCloses(redis);
+    await closeFlakyByProbes(supervisor, heal);
     supervisor.isolate('flaky'); // the operator's decision replaces the probes' verdict here
-    refuse = false;
-    redis.commands.length = 0;
-    supervisor.addAgent({ id: 'other', run: async () => 'other' }); // a read-only convergence
-    for (let i = 0; i < 20 && !redis.commands.includes('hgetall'); i++) await tick();
+    closes.accept();
+    await addAgentAndRead(supervisor, redis, 'other');
     expect(redis.commands).toEqual(['hgetall']);
     await supervisor.stop();
   });
