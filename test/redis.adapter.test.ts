@@ -129,6 +129,15 @@ async function closeFlakyByProbes(supervisor: Supervisor, heal: () => void): Pro
   await tick();
 }
 
+/** Redis is back: a full convergence; resolves once its read was answered. */
+async function reconnectAndRead(redis: FakeRedis): Promise<void> {
+  redis.commands.length = 0;
+  redis.status = 'ready';
+  redis.emit('ready');
+  for (let i = 0; i < 20 && !redis.commands.includes('hgetall'); i++) await tick();
+  for (let i = 0; i < 5; i++) await tick();
+}
+
 /** Adds an agent, which has the open set read for it; resolves once that read was answered. */
 async function addAgentAndRead(supervisor: Supervisor, redis: FakeRedis, id: string): Promise<void> {
   redis.commands.length = 0;
@@ -312,9 +321,7 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
     expect(supervisor.getAgent('flaky')?.state).toBe('open');
     // A reconnect re-asserts only the trips of agents this instance still has: the old 'flaky'
     // is gone, and the new one was opened by the cluster, not by its own failures.
-    redis.commands.length = 0;
-    redis.emit('ready');
-    for (let i = 0; i < 20 && !redis.commands.includes('hgetall'); i++) await tick();
+    await reconnectAndRead(redis);
     expect(redis.commands).toEqual(['hgetall']);
     await supervisor.stop();
   });
@@ -337,10 +344,7 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
     expect(supervisor.getAgent('ok')?.state).toBe('open');
     supervisor.reset('ok'); // local, as the README says
     redis.openSet = { ok: String(nextProbeAt), late: String(nextProbeAt) };
-    redis.commands.length = 0;
-    supervisor.addAgent({ id: 'late', run: async () => 'late' });
-    for (let i = 0; i < 20 && supervisor.getAgent('late')?.state !== 'open'; i++) await tick();
-    for (let i = 0; i < 5; i++) await tick();
+    await addAgentAndRead(supervisor, redis, 'late');
     expect(redis.commands).toEqual(['hgetall']);
     expect(supervisor.getAgent('late')?.state).toBe('open');
     expect(supervisor.getAgent('ok')?.state).toBe('closed');
@@ -356,10 +360,7 @@ describe('breakerbox/redis: the adapter, with a stand-in client', () => {
     for (let i = 0; i < 3; i++) await supervisor.route(i, { agents: ['flaky', 'backup'] });
     expect(supervisor.getAgent('flaky')?.state).toBe('closed'); // a close Redis has not heard of
     await supervisor.removeAgent('flaky');
-    redis.commands.length = 0;
-    redis.status = 'ready';
-    redis.emit('ready');
-    for (let i = 0; i < 20 && !redis.commands.includes('hgetall'); i++) await tick();
+    await reconnectAndRead(redis);
     // Peers close it by their own probes; this instance no longer has an opinion on it.
     expect(redis.commands).toEqual(['hgetall']);
     await supervisor.stop();
