@@ -4,6 +4,7 @@
  * A ratio of micro-benchmarks is computed within each round (the cases measured close together in
  * time) and the median of those per-round ratios is the figure.
  */
+import { POLICIES } from '../suites/healthy.js';
 import { pairedRatio } from './stats.js';
 
 function target(id, text, value, limit, show, extra = {}) {
@@ -21,7 +22,7 @@ function target(id, text, value, limit, show, extra = {}) {
 
 export function evaluateTargets({ micro, checks, scale, eager, timers, fullSizes }) {
   const out = [];
-  for (const policy of ['priority', 'round-robin', 'least-outstanding']) {
+  for (const policy of POLICIES) {
     const check = checks?.[`route-${policy}`];
     const recorded = check ? check.histogram > 0 && check.successful > 0 : undefined;
     const t = target(

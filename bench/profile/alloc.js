@@ -17,6 +17,7 @@ import { Session } from 'node:inspector/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { breakerbox } from '../lib/breakerbox.js';
 import { failSync, swallow } from '../lib/work.js';
+import { groupOf, where } from './frames.js';
 
 const { createSupervisor } = breakerbox;
 const args = process.argv.slice(2);
@@ -27,20 +28,6 @@ if (!Number.isInteger(circuits) || circuits < 1 || !Number.isInteger(top) || top
 }
 /** Longer than opening takes under the profiler, so no timer falls due while circuits open. */
 const BACKOFF_MS = 3000;
-
-const root = process.cwd();
-function where(url) {
-  const path = url.replace(/^file:\/\//, '');
-  return path.startsWith(root) ? path.slice(root.length + 1) : path;
-}
-/** A JavaScript frame's group: a dist/ file, a package, Node's internals or the harness. */
-function group(url) {
-  const path = where(url);
-  const pkg = path.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/);
-  if (pkg) return pkg[1];
-  if (path.startsWith('node:')) return 'node internals';
-  return path;
-}
 
 /** Bytes per frame and per group; a builtin's bytes go to its nearest JavaScript caller. */
 function summarize(profile) {
@@ -59,7 +46,7 @@ function summarize(profile) {
         url ? `${name}  ${where(url)}:${lineNumber + 1}` : `${name}  ← ${owner?.functionName || '?'}`,
         node.selfSize,
       );
-      add(groups, owner ? group(owner.url) : '(V8 / no caller)', node.selfSize);
+      add(groups, owner ? groupOf(owner.url) : '(V8 / no caller)', node.selfSize);
     }
     for (const child of node.children) walk(child, owner);
   })(profile.head, undefined);

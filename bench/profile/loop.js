@@ -16,10 +16,11 @@ import { breakerbox } from '../lib/breakerbox.js';
 import { distFingerprint } from '../lib/machine.js';
 import { cockatielBreaker } from '../lib/peers.js';
 import { failAsync, noop, STAYS_OPEN, swallow } from '../lib/work.js';
+import { ATTEMPT_TIMEOUT_MS, threeAgents } from '../suites/healthy.js';
 
 const { createCircuitBreaker, createSupervisor } = breakerbox;
 const [shape = 'route', secondsArg = '10'] = process.argv.slice(2);
-const agents = () => ['a', 'b', 'c'].map((id) => ({ id, run: noop }));
+const agents = threeAgents;
 
 async function subject() {
   switch (shape) {
@@ -30,7 +31,7 @@ async function subject() {
       return { call: () => s.route(1), stop: () => s.stop() };
     }
     case 'route-timeout': {
-      const s = createSupervisor({ agents: agents(), routing: { attemptTimeoutMs: 10_000 } });
+      const s = createSupervisor({ agents: agents(), routing: { attemptTimeoutMs: ATTEMPT_TIMEOUT_MS } });
       return { call: () => s.route(1), stop: () => s.stop() };
     }
     case 'breaker': {

@@ -8,6 +8,7 @@
  * `performance.now()`); `--calls` adds each row's self time per call.
  */
 import { readFileSync } from 'node:fs';
+import { groupOf, where } from './frames.js';
 
 const args = process.argv.slice(2);
 const file = args.find((a) => !a.startsWith('--'));
@@ -23,21 +24,10 @@ if (!file)
   throw new Error('usage: node bench/profile/top.js <file.cpuprofile> [--top=25] [--from=ms] [--to=ms] [--calls=n]');
 const profile = JSON.parse(readFileSync(file, 'utf8'));
 
-const root = process.cwd();
-function where(url) {
-  if (!url) return '';
-  const path = url.replace(/^file:\/\//, '');
-  return path.startsWith(root) ? path.slice(root.length + 1) : path;
-}
-
 /** A frame's group: a dist/ file, a package, Node's internals or a V8 pseudo-frame. */
 function group(frame) {
-  const path = where(frame.url);
-  if (!path) return frame.functionName.startsWith('(') ? frame.functionName : '(native / builtin)';
-  const pkg = path.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/);
-  if (pkg) return pkg[1];
-  if (path.startsWith('node:')) return 'node internals';
-  return path;
+  if (!frame.url) return frame.functionName.startsWith('(') ? frame.functionName : '(native / builtin)';
+  return groupOf(frame.url);
 }
 
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
