@@ -21,11 +21,8 @@ export interface SyncPeer {
   peerClosed(agentId: string): void;
   /** The agents this supervisor knows. */
   agentIds(): string[];
-  /**
-   * Whether this supervisor knows `agentId`, in O(1) (for each message). Always provided by the
-   * supervisor; optional so a hand-built peer without it still works (`agentIds()` is then read).
-   */
-  hasAgent?(agentId: string): boolean;
+  /** Whether this supervisor knows `agentId`, in O(1) (asked for each message). */
+  hasAgent(agentId: string): boolean;
   /** Where an adapter reports what went wrong (Redis down…), without throwing. */
   reportError(error: unknown, where: string): void;
 }

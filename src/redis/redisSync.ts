@@ -28,9 +28,8 @@ interface AgentView {
   origin: 'local' | 'peer';
   /** When the latest trip this instance knows of happened (the lease's `#closed:` rule). */
   trippedAt: number;
-  /** A local close that has not reached Redis yet, and when it happened. */
-  unsentClose: boolean;
-  closedAt: number;
+  /** When this instance's probes closed it, while that close has not reached Redis; else null. */
+  unsentCloseAt: number | null;
   /** Bumped on every change: a convergence read older than the change does not undo it. */
   seq: number;
 }
@@ -49,8 +48,9 @@ class RedisSync implements RedisBreakerSync {
   private peer: SyncPeer | undefined;
   private subscriber: RedisClient | undefined;
   /**
-   * What this instance knows of each agent the supervisor has. A removed agent's view goes with
-   * it, an unsent close included: its peers then close it by their own probes.
+   * What this instance knows of each agent the supervisor has. A removed agent's view (an unsent
+   * close included: its peers then close it by their own probes) is dropped when it is noticed: at
+   * the next convergence, at a message about it, or when an agent of that id is added.
    */
   private readonly views = new Map<string, AgentView>();
   private seq = 0;
@@ -126,24 +126,25 @@ class RedisSync implements RedisBreakerSync {
     const view = this.view(agentId);
     view.seq = ++this.seq;
     view.state = to;
+    // Any local change after a close not sent yet replaces it (a new trip, or an operator's reset
+    // or isolate); only probes that succeeded close a circuit for everyone.
+    view.unsentCloseAt = null;
     if (to === 'open') {
       view.origin = 'local';
       view.nextProbeAt = transition.nextProbeAt ?? at;
       view.trippedAt = at;
-      view.unsentClose = false;
       this.sendTrip(agentId, view.nextProbeAt, at);
     } else if (to === 'closed') {
       view.origin = 'local';
       view.nextProbeAt = null;
-      // Only probes that succeeded close a circuit for everyone; a manual reset (from half-open
-      // too) stays local, and cancels a close not sent yet.
-      view.unsentClose = from === 'half_open' && transition.reason === PROBES_SUCCEEDED;
-      view.closedAt = at;
-      if (view.unsentClose) this.sendClose(agentId, at, view);
+      // A reset, from half-open too, stays local.
+      if (from === 'half_open' && transition.reason === PROBES_SUCCEEDED) {
+        view.unsentCloseAt = at;
+        this.sendClose(agentId, at, view);
+      }
     } else if (to === 'isolated') {
       view.origin = 'local';
       view.nextProbeAt = null;
-      view.unsentClose = false; // an operator's decision replaces the probes' verdict here
     }
   }
 
@@ -285,7 +286,7 @@ class RedisSync implements RedisBreakerSync {
         message,
       ),
     ).then((result) => {
-      if (result.ok && view.closedAt === at) view.unsentClose = false;
+      if (result.ok && view.unsentCloseAt === at) view.unsentCloseAt = null;
     });
   }
 
@@ -318,13 +319,13 @@ class RedisSync implements RedisBreakerSync {
     // An agent this instance does not have (any more): nothing to apply, and no view to keep (one
     // per foreign id would grow without bound, and a stale 'open' would hide the cluster's state
     // from the agent if it is added here later).
-    if (!knows(peer, message.a)) {
+    if (!peer.hasAgent(message.a)) {
       this.views.delete(message.a);
       return;
     }
     const view = this.view(message.a);
     view.seq = ++this.seq;
-    view.unsentClose = false; // a peer's later word on the agent supersedes a close not sent yet
+    view.unsentCloseAt = null; // a peer's later word on the agent supersedes a close not sent yet
     if (message.k === 'trip') {
       view.trippedAt = Math.max(view.trippedAt, message.t);
       // A circuit this instance opened itself stays this instance's (it re-asserts it on reconnect);
@@ -381,10 +382,10 @@ class RedisSync implements RedisBreakerSync {
     // trips still running (it may have restarted empty). Removed agents' views go, an unsent close
     // with them.
     for (const [agentId, view] of this.views) {
-      if (!knows(peer, agentId)) this.views.delete(agentId);
-      else if (view.unsentClose) this.sendClose(agentId, view.closedAt, view);
-      else if (full && view.origin === 'local' && view.state === 'open' && (view.nextProbeAt ?? 0) > now) {
-        this.sendTrip(agentId, view.nextProbeAt as number, view.trippedAt);
+      if (!peer.hasAgent(agentId)) this.views.delete(agentId);
+      else if (view.unsentCloseAt !== null) this.sendClose(agentId, view.unsentCloseAt, view);
+      else if (full && view.origin === 'local' && view.state === 'open' && view.nextProbeAt !== null) {
+        if (view.nextProbeAt > now) this.sendTrip(agentId, view.nextProbeAt, view.trippedAt);
       }
     }
     // 2. The cluster's open set (read after the writes above: one connection keeps their order).
@@ -404,11 +405,11 @@ class RedisSync implements RedisBreakerSync {
       const nextProbeAt = Number(raw);
       if (!Number.isFinite(nextProbeAt) || nextProbeAt + this.o.openTtlMs <= now) continue; // stale
       listed.add(agentId);
-      if (!knows(peer, agentId) || !applies(agentId)) continue;
+      if (!peer.hasAgent(agentId) || !applies(agentId)) continue;
       const view = this.views.get(agentId);
       if (view !== undefined && view.seq > readAt) continue; // a message newer than the read
       if (view?.state === 'open' || view?.state === 'isolated') continue; // the machine would ignore it
-      if (view?.unsentClose) continue; // closed here by its probes, the close not in Redis yet
+      if (view !== undefined && view.unsentCloseAt !== null) continue; // closed here by its probes, the close not in Redis yet
       if (view?.state === 'half_open' && nextProbeAt <= now) continue; // this very window
       const next = this.view(agentId);
       next.seq = ++this.seq;
@@ -505,8 +506,7 @@ class RedisSync implements RedisBreakerSync {
         nextProbeAt: null,
         origin: 'local',
         trippedAt: 0,
-        unsentClose: false,
-        closedAt: 0,
+        unsentCloseAt: null,
         seq: 0,
       };
       this.views.set(agentId, view);
@@ -524,11 +524,6 @@ class RedisSync implements RedisBreakerSync {
 }
 
 const STARTING = new Set(['wait', 'connecting', 'connect']);
-
-/** Whether the supervisor has `agentId` (a hand-built peer may lack `hasAgent`). */
-function knows(peer: SyncPeer, agentId: string): boolean {
-  return peer.hasAgent?.(agentId) ?? peer.agentIds().includes(agentId);
-}
 
 /**
  * Node's timers may fire a millisecond before `Date.now()` reaches their target: a window opening
