@@ -46,10 +46,9 @@ export class AgentPool {
   /** Keeps the lists and counts in step with a breaker's state change. */
   stateChanged(agent: Agent, from: BreakerState, to: BreakerState): void {
     if (this.byId.get(agent.id) !== agent) return;
-    this.version++;
     this.counts[from]--;
     this.counts[to]++;
-    this.refreshRoutable(agent);
+    this.refreshRoutable(agent); // bumps the version
   }
 
   refreshRoutable(agent: Agent): void {

@@ -34,12 +34,13 @@ export class AttemptContext implements CallContext {
     private readonly givenTaskId: string | undefined,
     /** Names the task when no id was given; the string is built only if someone reads it. */
     readonly taskNumber: number,
-    private readonly registry?: SignalRegistry,
+    private registry?: SignalRegistry,
   ) {}
 
-  /** The attempt is over: its registry forgets it. */
+  /** The attempt is over: its registry forgets it, and a signal first read later is not tracked. */
   finished(): void {
     if (this.controller !== undefined) this.registry?.untrack(this);
+    this.registry = undefined;
   }
 
   get taskId(): string {

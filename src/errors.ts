@@ -118,8 +118,10 @@ export class AttemptTimeoutError extends BreakerboxError {
  * Error costs ~500 ns here even with `Error.stackTraceLimit = 0` (~5 µs with its stack), and in an
  * outage these rejections are the hot path. Such an error is `instanceof` its class and `Error`,
  * and has its `name`, `code`, `message`, fields, and a `stack` of one line (`Name: message`, what
- * a native error built under `stackTraceLimit = 0` has); only `util.types.isNativeError()` tells
- * it apart.
+ * a native error built under `stackTraceLimit = 0` has). What tells it apart:
+ * `util.types.isNativeError()`, `Object.prototype.toString` (`[object Object]`) and
+ * `structuredClone` (a plain object of its fields). The message is a prototype getter, so even an
+ * error of these classes made with `new` arrives through `structuredClone` with an empty message.
  */
 export const withoutStack = {
   allAgentsFailed(taskId: string, attempts: readonly AttemptRecord[]): AllAgentsFailedError {

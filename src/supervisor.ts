@@ -191,11 +191,12 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost, SignalR
     if (options === undefined) {
       if (this.phase !== 'running') return this.rejectStopped(undefined);
       // The common case: a closed agent from the routable list, no deadline, nobody watching
-      // decisions. Anything else goes through a TaskRun.
-      const agent = this.fastPath ? this.policy.pick(this.pool.routable.items, undefined) : undefined;
+      // decisions; or nothing routable at all. Anything else goes through a TaskRun (which picks
+      // for itself: a pick made here first would move round-robin's cursor twice).
       if (this.fastPath && !this.streams.decisions.observed) {
-        if (agent !== undefined && agent.breaker.state === 'closed') return this.runFirstAttempt(agent, task);
-        if (this.pool.routable.length === 0) return this.rejectNoAgent();
+        const agent = this.policy.pick(this.pool.routable.items, undefined);
+        if (agent === undefined) return this.rejectNoAgent(); // policies pick nothing only from an empty list
+        if (agent.breaker.state === 'closed') return this.runFirstAttempt(agent, task);
       }
       const run = new TaskRun(
         this,
@@ -329,8 +330,9 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost, SignalR
   }
 
   /**
-   * Every circuit is open: reject at once, naming the agents that could not take the task. No
-   * attempt, no TaskRun, no stack capture: in an outage this is the hot path.
+   * Nothing is routable (every circuit open or isolated, or every agent draining): reject at
+   * once, naming the agents that could not take the task. No attempt, no TaskRun, no stack
+   * capture: in an outage this is the hot path.
    */
   private rejectNoAgent(): Promise<never> {
     const taskId = `task-${++this.taskCounter}`;

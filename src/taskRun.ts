@@ -374,11 +374,7 @@ export class TaskRun implements Deadline {
       this.core.tasksFailed++;
       return error;
     }
-    if (this.stoppedBySupervisor || this.core.phase === 'stopped') {
-      this.core.tasksRejected++;
-      return new SupervisorStoppedError(this.taskId, 'the supervisor stopped before the task finished');
-    }
-    return this.exhausted();
+    return this.exhausted(); // which also answers a stopped supervisor
   }
 
   /** Every attempt failed, or no agent could take the task: say who and why, without a stack. */

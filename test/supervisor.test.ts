@@ -5,6 +5,7 @@ import {
   AllAgentsFailedError,
   BREAKER_DEFAULTS,
   type BreakerState,
+  type CallContext,
   ConfigError,
   createSupervisor,
   type RoutingDecision,
@@ -197,6 +198,37 @@ describe('routing policies', () => {
     for (let i = 0; i < 400; i++) await supervisor.route(i);
     expect(agents.map((a) => a.calls)).toEqual([100, 100, 100, 100]);
     await supervisor.stop();
+  });
+
+  it('round-robin spreads tasks evenly while decisions$ is watched (one pick per task)', async () => {
+    const { supervisor, agents } = pool(2, { routing: { policy: 'round-robin' } });
+    const decisions: (string | null)[] = [];
+    const subscription = supervisor.decisions$.subscribe((d) => decisions.push(d.chosen));
+    for (let i = 0; i < 10; i++) await supervisor.route(i);
+    subscription.unsubscribe();
+    expect(agents.map((a) => a.calls)).toEqual([5, 5]);
+    expect(decisions).toEqual(Array.from({ length: 10 }, (_, i) => `agent-${(i % 2) + 1}`));
+    await supervisor.stop();
+  });
+
+  it('a signal first read after its attempt ended is not tracked: stop() leaves it alone', async () => {
+    let saved: CallContext | undefined;
+    const supervisor = createSupervisor({
+      clock: new SimulatedClock(),
+      agents: [
+        {
+          id: 'a',
+          run: (_task: unknown, ctx: CallContext) => {
+            saved = ctx;
+            return 'ok';
+          },
+        },
+      ],
+    });
+    expect(await supervisor.route(1)).toBe('ok');
+    const late = (saved as CallContext).signal; // read after the attempt ended
+    await supervisor.stop();
+    expect(late.aborted).toBe(false);
   });
 
   it('round-robin skips an open agent', async () => {
