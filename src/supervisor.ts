@@ -193,10 +193,15 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost, SignalR
       // The common case: a closed agent from the routable list, no deadline, nobody watching
       // decisions; or nothing routable at all. Anything else goes through a TaskRun (which picks
       // for itself: a pick made here first would move round-robin's cursor twice).
-      if (this.fastPath && !this.streams.decisions.observed) {
-        const agent = this.policy.pick(this.pool.routable.items, undefined);
-        if (agent === undefined) return this.rejectNoAgent(); // policies pick nothing only from an empty list
-        if (agent.breaker.state === 'closed') return this.runFirstAttempt(agent, task);
+      if (!this.streams.decisions.observed) {
+        if (this.fastPath) {
+          const agent = this.policy.pick(this.pool.routable.items, undefined);
+          if (agent === undefined) return this.rejectNoAgent(); // policies pick nothing only from an empty list
+          if (agent.breaker.state === 'closed') return this.runFirstAttempt(agent, task);
+        } else if (this.panicThreshold === 0 && this.pool.routable.length === 0) {
+          // A deadline or a retry budget changes nothing for a task no agent can take; panic would.
+          return this.rejectNoAgent();
+        }
       }
       const run = new TaskRun(
         this,
@@ -351,6 +356,7 @@ class SupervisorImpl implements Supervisor, SupervisorCore, BreakerHost, SignalR
       for (const agent of outage.listed) agent.breaker.totalRejections++;
     }
     this.tasksRejected++;
+    this.retryBudget?.deposit(); // every task counts towards the budget, as in TaskRun.start
     return rejectLater(withoutStack.allAgentsFailed(taskId, outage.attempts));
   }
 

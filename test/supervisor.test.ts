@@ -231,6 +231,25 @@ describe('routing policies', () => {
     expect(late.aborted).toBe(false);
   });
 
+  it('with attemptTimeoutMs, a task nothing can take is rejected at once, as without it', async () => {
+    const rejectAll = async (routing: NonNullable<SupervisorOptions['routing']>) => {
+      const { supervisor } = pool(3, { routing });
+      for (const id of ['agent-1', 'agent-2', 'agent-3']) supervisor.isolate(id);
+      const first = (await supervisor.route(1).catch((e: unknown) => e)) as AllAgentsFailedError;
+      const second = (await supervisor.route(2).catch((e: unknown) => e)) as AllAgentsFailedError;
+      const rejected = supervisor.getStats().tasks.rejected;
+      await supervisor.stop();
+      return { first, second, rejected };
+    };
+    const plain = await rejectAll({});
+    const timed = await rejectAll({ attemptTimeoutMs: 1000 });
+    expect(timed.first).toBeInstanceOf(AllAgentsFailedError);
+    expect(timed.first.attempts).toEqual(plain.first.attempts);
+    expect(timed.rejected).toBe(2);
+    // The outage path: both rejections share one frozen list (a TaskRun builds its own).
+    expect(timed.second.attempts).toBe(timed.first.attempts);
+  });
+
   it('round-robin skips an open agent', async () => {
     const { supervisor, agents } = pool(3, { routing: { policy: 'round-robin' } });
     supervisor.isolate('agent-2');
