@@ -20,7 +20,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import type { InspectionEvent } from 'xstate';
 import { BreakerboxError } from './errors.js';
-import { allowedHost } from './http/loopbackHosts.js';
+import { allowedHost, withPort } from './http/loopbackHosts.js';
 import { checkFunction, checkKnownKeys, checkNumber, checkPlainObject, optional } from './validate.js';
 
 export interface InspectorOptions {
@@ -90,7 +90,7 @@ export async function createInspector(options: InspectorOptions = {}): Promise<I
   const sockets = new Set<Socket>();
 
   let hosts: ReadonlySet<string> = new Set(); // set once listening
-  const server = createServer((req, res) => servePage(req, res, hosts));
+  const server = createServer((req, res) => servePage(req, res, hosts, url));
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -103,12 +103,11 @@ export async function createInspector(options: InspectorOptions = {}): Promise<I
     });
   });
   const port = (server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}/`;
   // Only the address it prints: another process may serve a page on [::1] at the same port, which
   // a browser reaches as http://localhost:port, and that origin must not read the events.
-  // Browsers leave the default port out of Host and Origin.
-  const own = port === 80 ? '127.0.0.1' : `127.0.0.1:${port}`;
-  hosts = new Set([own, `127.0.0.1:${port}`]);
-  const ownOrigins = new Set([`http://${own}`]);
+  hosts = withPort(['127.0.0.1'], port);
+  const ownOrigins = new Set([...hosts].map((host) => `http://${host}`));
 
   let appConnected!: () => void;
   const connected = new Promise<void>((resolve) => {
@@ -187,7 +186,6 @@ export async function createInspector(options: InspectorOptions = {}): Promise<I
     });
   }
 
-  const url = `http://127.0.0.1:${port}/`;
   if (options.onReady) options.onReady(url);
   else console.log(`Stately inspector: open ${url} in a browser (it embeds ${STATELY_INSPECTOR_URL})`);
 
@@ -209,10 +207,10 @@ function isApp(req: IncomingMessage, key: string): boolean {
 }
 
 /** The bridge page: the Stately inspector in an iframe, fed from the relay's WebSocket. */
-function servePage(req: IncomingMessage, res: ServerResponse, hosts: ReadonlySet<string>): void {
+function servePage(req: IncomingMessage, res: ServerResponse, hosts: ReadonlySet<string>, url: string): void {
   const host = allowedHost(req, hosts);
   if (host === undefined) {
-    res.writeHead(421, { 'content-type': 'text/plain' }).end(`misdirected request: open http://${[...hosts][0]}/`);
+    res.writeHead(421, { 'content-type': 'text/plain' }).end(`misdirected request: open ${url}`);
     return;
   }
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;

@@ -25,7 +25,11 @@ export function loopbackHosts({ address, family, port }: AddressInfo): ReadonlyS
   } else {
     names.push(address);
   }
-  // Browsers leave the default port out of Host.
+  return withPort(names, port);
+}
+
+/** `name:port` for each name; on port 80 the bare name too (browsers leave the default port out). */
+export function withPort(names: readonly string[], port: number): ReadonlySet<string> {
   return new Set(names.flatMap((name) => (port === 80 ? [`${name}:80`, name] : [`${name}:${port}`])));
 }
 
