@@ -57,6 +57,19 @@ describe('indexScheduledEvents', () => {
     root.stop();
   });
 
+  it('the scan counter counts a stop on a system without the index (control for the next test)', () => {
+    const clock = new SimulatedClock();
+    const parent = createMachine({
+      entry: [spawnChild(ticking, { id: 'a' })],
+      on: { STOP_A: { actions: stopChild('a') } },
+    });
+    const root = createActor(parent, { clock }).start(); // not indexed: XState's own cancelAll
+    const counter = countScans(root.system);
+    root.send({ type: 'STOP_A' });
+    expect(counter.scans).toBeGreaterThan(0);
+    root.stop();
+  });
+
   it('a supervisor resets and stops 200 half-open circuits without one scan of the schedule, leaving no timer', async () => {
     const sim = new SimulatedClock();
     const clock = new TrackedClock(sim);
