@@ -66,22 +66,16 @@ export class SortedAgents {
     this.pending.clear();
   }
 
-  /** Rebuilds the list in place: the unchanged agents merged with the sorted additions. */
+  /** Rebuilds the list in place: the unchanged agents, then the additions, sorted once. */
   private merge(): void {
     const pending = this.pending;
-    const kept = this.list.filter((agent) => !pending.has(agent));
-    const added: Agent[] = [];
-    for (const [agent, member] of pending) if (member) added.push(agent);
-    added.sort(compareAgents);
     const list = this.list;
-    list.length = 0;
-    let i = 0;
-    let j = 0;
-    while (i < kept.length && j < added.length) {
-      list.push(compareAgents(kept[i] as Agent, added[j] as Agent) <= 0 ? (kept[i++] as Agent) : (added[j++] as Agent));
-    }
-    while (i < kept.length) list.push(kept[i++] as Agent);
-    while (j < added.length) list.push(added[j++] as Agent);
+    let kept = 0;
+    for (const agent of list) if (!pending.has(agent)) list[kept++] = agent;
+    list.length = kept;
+    for (const [agent, member] of pending) if (member) list.push(agent);
+    // TimSort finds the kept run already in order and merges the additions into it.
+    list.sort(compareAgents);
   }
 
   /** Where `agent` is, or where it would go (as `-(index + 1)`). */
