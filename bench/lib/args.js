@@ -21,7 +21,7 @@ export function parseArgs(argv) {
   return flags;
 }
 
-/** How hard each part works: the full run aims at ~5 minutes on 2 cores, `--quick` at ~30 s. */
+/** How hard each part works: the full run takes ~2 minutes on 2 cores, `--quick` under a minute. */
 export function budget(quick) {
   return quick
     ? {

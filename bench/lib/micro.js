@@ -2,13 +2,13 @@
  * Interleaved micro-benchmarks on mitata's measurement loop.
  *
  * Every case is an async function of no arguments; mitata awaits it in batches and reports the
- * mean per call of each batch (GC included, since allocation is part of the cost). A batch is
- * ~2 ms of work (4,096 calls of a fast case, down to 64 of a slow one), so a clock read is noise
+ * mean per call of each batch (GC included, since allocation is part of the cost). A batch is up
+ * to ~2 ms of work (64–4,096 calls; 4,096 for any case under ~490 ns), so a clock read is noise
  * and a slow case still gets many batches. A shared machine drifts, so no case is measured in one
  * block: after a warm-up pass over every case (every call site has seen every shape before anything
  * is recorded), `rounds` short passes run every case once each, in a rotated and alternately
  * reversed order (neighbours stay neighbours), and a case's figure is the median of its per-round
- * means. Ratios between cases are taken per round, then the median (lib/targets.js). Time is CPU
+ * means. Ratios between cases are taken per round, then the median (`pairedRatio` in lib/stats.js). Time is CPU
  * time by default (lib/clock.js).
  */
 import { measure } from 'mitata';
@@ -59,7 +59,7 @@ function orderFor(cases, round) {
 }
 
 /**
- * @param cases `{ id, section, name, fn, before?, after?, note? }`
+ * @param cases `{ id, section, name, fn, before?, after? }`
  * @returns per case `{ id, section, name, ns, rounds: number[], spread, batch }`
  */
 export async function runMicro(cases, { rounds, minCpuMs, warmupMs, clock, onProgress }) {
@@ -82,7 +82,6 @@ export async function runMicro(cases, { rounds, minCpuMs, warmupMs, clock, onPro
       rounds: values,
       spread: spread(values),
       batch: batch.get(c.id),
-      ...(c.note ? { note: c.note } : {}),
     };
   });
 }

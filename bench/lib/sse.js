@@ -9,18 +9,9 @@ export function connectSse(url) {
         reject(new Error(`SSE ${url}: HTTP ${res.statusCode}`));
         return;
       }
-      let bytes = 0;
-      res.on('data', (chunk) => {
-        bytes += chunk.length;
-      });
-      res.once('data', () =>
-        resolve({
-          get bytes() {
-            return bytes;
-          },
-          close: () => req.destroy(),
-        }),
-      );
+      // Connected once the first event arrives; the rest is read and discarded, as a tab would.
+      res.once('data', () => resolve({ close: () => req.destroy() }));
+      res.resume();
     });
     req.on('error', (error) => {
       if (error.code !== 'ECONNRESET') reject(error);
