@@ -1,7 +1,7 @@
 /**
  * The breaker's options: one object for the machine's input, `createCircuitBreaker` and the
  * supervisor's `breaker` defaults. Pure data and pure functions only, so the Stately editor and the
- * model checker can import it. Validation with typed errors lives in `src/breakerOptions.ts`.
+ * model checker can import it. Validation with typed errors lives in `src/breaker/validateBreakerOptions.ts`.
  */
 
 /** How a closed circuit decides to trip. */
@@ -88,7 +88,7 @@ export const BREAKER_DEFAULTS = {
   jitterSeed: 1,
 } as const;
 
-/** Fills in defaults. Assumes the options were validated (see `src/breakerOptions.ts`). */
+/** Fills in defaults. Assumes the options were validated (see `src/breaker/validateBreakerOptions.ts`). */
 export function resolveBreakerPolicy(options: BreakerOptions = {}): BreakerPolicy {
   const d = BREAKER_DEFAULTS;
   return {

@@ -16,11 +16,12 @@ export { BREAKER_DEFAULTS } from '../machines/breakerOptions.js';
 export type { BreakerContext, BreakerEvent, BreakerInput, ProbeLeaseInput } from '../machines/circuitBreaker.js';
 export { alwaysGrantedLease, circuitBreakerMachine, localBreakerMachine } from '../machines/circuitBreaker.js';
 export { supervisorMachine } from '../machines/supervisor.js';
-export type { CallContext } from './callContext.js';
-export type { BreakerMetrics, BreakerState, CircuitBreaker, Transition } from './circuitBreaker.js';
-export { createCircuitBreaker } from './circuitBreaker.js';
-export { realClock } from './clock.js';
-export type { AttemptKind, AttemptRecord } from './errors.js';
+export type { BreakerMetrics, BreakerState, CircuitBreaker, Transition } from './breaker/breaker.js';
+export { createCircuitBreaker } from './breaker/breaker.js';
+export type { BreakerSync, SyncPeer, SyncTransition } from './breaker/breakerSync.js';
+export { LATENCY_BUCKETS_SECONDS } from './breaker/latencyHistogram.js';
+export { realClock } from './common/clock.js';
+export type { AttemptKind, AttemptRecord } from './common/errors.js';
 export {
   AllAgentsFailedError,
   AttemptTimeoutError,
@@ -29,7 +30,7 @@ export {
   ConfigError,
   SupervisorStoppedError,
   TaskAbortedError,
-} from './errors.js';
+} from './common/errors.js';
 export type {
   AgentJson,
   DashboardHandler,
@@ -43,11 +44,10 @@ export type {
   TransitionJson,
 } from './http/index.js';
 export { createDashboardHandler, METRIC_NAMES, registerPrometheusMetrics, serveDashboard } from './http/index.js';
-export type { Inspector, InspectorOptions } from './inspect.js';
-export { createInspector } from './inspect.js';
-export { LATENCY_BUCKETS_SECONDS } from './latencyHistogram.js';
-export type { AgentSnapshot, SupervisorSnapshot } from './snapshot.js';
-export { createSupervisor } from './supervisor.js';
+export type { Inspector, InspectorOptions } from './inspection/inspectorRelay.js';
+export { createInspector } from './inspection/inspectorRelay.js';
+export { createSupervisor } from './supervisor/createSupervisor.js';
+export type { AgentSnapshot, SupervisorSnapshot } from './supervisor/snapshot.js';
 export type {
   AgentInfo,
   AgentSpec,
@@ -65,5 +65,5 @@ export type {
   SupervisorOptions,
   SupervisorPhase,
   SupervisorStats,
-} from './supervisorTypes.js';
-export type { BreakerSync, SyncPeer, SyncTransition } from './sync.js';
+} from './supervisor/supervisorTypes.js';
+export type { CallContext } from './task/callContext.js';

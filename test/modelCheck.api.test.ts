@@ -11,7 +11,7 @@ import {
   type BreakerEvent,
   circuitBreakerMachine,
 } from '../machines/circuitBreaker.js';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError } from '../src/common/errors.js';
 import { checkBreakerMachine } from '../src/testing/modelCheck.js';
 import { type ModelCheckOptions, modelCheck, replayPath, SimulatedClock } from '../src/testing.js';
 import { breakerGrid, explore } from './support/exploreBreaker.js';

@@ -37,8 +37,8 @@ import { setImmediate as tick } from 'node:timers/promises';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import type { Agent } from '../src/agent.js';
 import { type CallContext, createSupervisor, type Supervisor, SupervisorStoppedError } from '../src/index.js';
+import type { Agent } from '../src/pool/agent.js';
 import {
   type AgentGen,
   type Behaviour,

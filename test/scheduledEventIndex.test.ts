@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { type AnyActorRef, createActor, createMachine, SimulatedClock, spawnChild, stopChild } from 'xstate';
 import { alwaysGrantedLease, createSupervisor } from '../src/index.js';
-import { indexScheduledEvents } from '../src/scheduledEventIndex.js';
+import { indexScheduledEvents } from '../src/supervisor/scheduledEventIndex.js';
 import { TrackedClock } from './support/trackedClock.js';
 
 /** Counts enumerations of the system's schedule (what `for…in` in XState's `cancelAll` does). */

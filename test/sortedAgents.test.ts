@@ -5,9 +5,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { Agent, compareAgents } from '../src/agent.js';
-import type { Breaker } from '../src/circuitBreaker.js';
-import { SortedAgents } from '../src/sortedAgents.js';
+import type { Breaker } from '../src/breaker/breaker.js';
+import { Agent, compareAgents } from '../src/pool/agent.js';
+import { SortedAgents } from '../src/pool/sortedAgents.js';
 
 const POOL = 40;
 // Priorities 0–4 with ties, so `seq` decides among equals.

@@ -6,8 +6,8 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { CallContext } from '../callContext.js';
-import type { AgentSpec } from '../supervisorTypes.js';
+import type { AgentSpec } from '../supervisor/supervisorTypes.js';
+import type { CallContext } from '../task/callContext.js';
 import type { ChildMessage, ParentMessage } from './agentServer.js';
 import { type AgentFleet, describeFetchError } from './fleet.js';
 import { type AgentMode, type AgentProfile, fleetProfile } from './profiles.js';

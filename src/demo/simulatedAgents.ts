@@ -2,8 +2,9 @@
  * `--in-process`: the same fleet and scenario with simulated agents: a timer for the latency, a
  * seeded draw for failures, `connection refused` while "killed". No child process, no socket.
  */
-import type { CallContext } from '../callContext.js';
-import type { AgentSpec } from '../supervisorTypes.js';
+
+import type { AgentSpec } from '../supervisor/supervisorTypes.js';
+import type { CallContext } from '../task/callContext.js';
 import type { AgentFleet } from './fleet.js';
 import { type AgentMode, type AgentProfile, drawOutcome, fleetProfile, seededRandom } from './profiles.js';
 

@@ -6,7 +6,7 @@
 import type { Subscription } from 'rxjs';
 import type { BreakerState } from '../../machines/circuitBreaker.js';
 import { retryAfterMs } from '../http/wire.js';
-import type { Supervisor } from '../supervisorTypes.js';
+import type { Supervisor } from '../supervisor/supervisorTypes.js';
 
 const COLORS: Record<BreakerState, string> = {
   closed: '\x1b[32m',

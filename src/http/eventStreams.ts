@@ -11,7 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Subscription } from 'rxjs';
-import type { Supervisor } from '../supervisorTypes.js';
+import type { Supervisor } from '../supervisor/supervisorTypes.js';
 import { setCommonHeaders } from './respond.js';
 import { failureJson, frameJson, transitionJson } from './wire.js';
 

@@ -9,8 +9,8 @@
  */
 import { Counter, Gauge, type Metric, Registry } from 'prom-client';
 import { BREAKER_STATES } from '../../machines/circuitBreaker.js';
-import { LATENCY_BUCKETS_SECONDS } from '../latencyHistogram.js';
-import type { Supervisor } from '../supervisorTypes.js';
+import { LATENCY_BUCKETS_SECONDS } from '../breaker/latencyHistogram.js';
+import type { Supervisor } from '../supervisor/supervisorTypes.js';
 
 /** Every metric name this module registers. */
 export const METRIC_NAMES = {

@@ -1,7 +1,7 @@
 /** Options of `createDashboardHandler` and `serveDashboard`, validated (a wrong one throws `ConfigError`). */
 import { Registry } from 'prom-client';
-import { ConfigError } from '../errors.js';
-import { checkFunction, checkKnownKeys, checkNumber, checkPlainObject, optional } from '../validate.js';
+import { ConfigError } from '../common/errors.js';
+import { checkFunction, checkKnownKeys, checkNumber, checkPlainObject, optional } from '../common/validate.js';
 
 export interface DashboardOptions {
   /**

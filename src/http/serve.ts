@@ -1,9 +1,9 @@
 /** `serveDashboard(supervisor, options)`: the dashboard handler on its own node:http server. */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError } from '../errors.js';
-import type { Supervisor } from '../supervisorTypes.js';
-import { checkNumber, checkPlainObject } from '../validate.js';
+import { ConfigError } from '../common/errors.js';
+import { checkNumber, checkPlainObject } from '../common/validate.js';
+import type { Supervisor } from '../supervisor/supervisorTypes.js';
 import { createDashboardHandler, type DashboardHandler } from './handler.js';
 import { allowedHost, isLoopbackAddress, loopbackHosts } from './loopbackHosts.js';
 import type { DashboardOptions } from './options.js';

@@ -3,9 +3,9 @@
  * TypeScript API's camelCase records, and the per-agent rows the visualizer and SSE frames carry.
  */
 import type { BreakerState } from '../../machines/circuitBreaker.js';
-import type { BreakerMetrics, Transition } from '../circuitBreaker.js';
-import { isoTime } from '../clock.js';
-import type { AgentInfo, AgentStats, FailureRecord, HealthStatus, Supervisor } from '../supervisorTypes.js';
+import type { BreakerMetrics, Transition } from '../breaker/breaker.js';
+import { isoTime } from '../common/clock.js';
+import type { AgentInfo, AgentStats, FailureRecord, HealthStatus, Supervisor } from '../supervisor/supervisorTypes.js';
 
 /** `GET /api/circuit-breaker/health`: the seed's `get_health_status()`. */
 export interface HealthJson {

@@ -1,7 +1,7 @@
 /** `createRedisSync`'s options, their defaults and their validation (`ConfigError` naming the field). */
 import { hostname } from 'node:os';
-import { ConfigError } from '../errors.js';
-import { checkFunction, checkId, checkKnownKeys, checkNumber, checkPlainObject, optional } from '../validate.js';
+import { ConfigError } from '../common/errors.js';
+import { checkFunction, checkId, checkKnownKeys, checkNumber, checkPlainObject, optional } from '../common/validate.js';
 import type { RedisClient } from './client.js';
 
 export interface RedisSyncOptions {

@@ -14,7 +14,7 @@
  */
 import { type CallbackActorLogic, fromCallback } from 'xstate';
 import { type BreakerState, PROBES_SUCCEEDED, type ProbeLeaseInput } from '../../machines/circuitBreaker.js';
-import type { BreakerSync, SyncPeer, SyncTransition } from '../sync.js';
+import type { BreakerSync, SyncPeer, SyncTransition } from '../breaker/breakerSync.js';
 import type { RedisClient } from './client.js';
 import { decodeMessage, encodeClose, encodeTrip, type SyncMessage } from './messages.js';
 import { type RedisSyncOptions, type ResolvedRedisSyncOptions, resolveRedisSyncOptions } from './options.js';

@@ -1,4 +1,4 @@
-import type { RoutingPolicyName } from '../supervisorTypes.js';
+import type { RoutingPolicyName } from '../supervisor/supervisorTypes.js';
 import { leastOutstandingPolicy } from './leastOutstanding.js';
 import type { RoutingPolicy } from './policy.js';
 import { priorityPolicy } from './priority.js';

@@ -3,7 +3,7 @@
  * random, the less loaded (in-flight ÷ weight) wins. O(1) per pick at any pool size, and close to
  * the spread of a full scan.
  */
-import type { Agent } from '../agent.js';
+import type { Agent } from '../pool/agent.js';
 import type { RoutingPolicy } from './policy.js';
 
 export function leastOutstandingPolicy(random: () => number = Math.random): RoutingPolicy {

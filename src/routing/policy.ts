@@ -1,5 +1,5 @@
 /** A routing policy picks one agent among candidates; `skip` rules out those it may not take. */
-import type { Agent } from '../agent.js';
+import type { Agent } from '../pool/agent.js';
 
 export interface RoutingPolicy {
   readonly name: 'priority' | 'round-robin' | 'least-outstanding';

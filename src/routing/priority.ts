@@ -1,5 +1,5 @@
 /** The seed's order: the first candidate in priority order that may take the task. */
-import type { Agent } from '../agent.js';
+import type { Agent } from '../pool/agent.js';
 import type { RoutingPolicy } from './policy.js';
 
 export function priorityPolicy(): RoutingPolicy {

@@ -1,5 +1,5 @@
 /** Each task starts one place further along the candidates than the last. */
-import type { Agent } from '../agent.js';
+import type { Agent } from '../pool/agent.js';
 import type { RoutingPolicy } from './policy.js';
 
 export function roundRobinPolicy(): RoutingPolicy {

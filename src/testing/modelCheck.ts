@@ -8,9 +8,9 @@
 import { getAdjacencyMap } from 'xstate/graph';
 import type { BreakerOptions } from '../../machines/breakerOptions.js';
 import { type BreakerEvent, circuitBreakerMachine } from '../../machines/circuitBreaker.js';
-import { validateBreakerOptions } from '../breakerOptions.js';
-import { ConfigError } from '../errors.js';
-import { checkFunction, checkId, checkKnownKeys, checkNumber, checkPlainObject, optional } from '../validate.js';
+import { validateBreakerOptions } from '../breaker/validateBreakerOptions.js';
+import { ConfigError } from '../common/errors.js';
+import { checkFunction, checkId, checkKnownKeys, checkNumber, checkPlainObject, optional } from '../common/validate.js';
 import { type ExplorationEvent, explorationEvents, withManualLease } from './explorationEvents.js';
 import { type InvariantSnapshot, stateInvariants, transitionInvariants } from './invariants.js';
 import { breakerStateKey } from './stateKey.js';

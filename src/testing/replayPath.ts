@@ -5,9 +5,9 @@
 import { createActor, SimulatedClock } from 'xstate';
 import type { BreakerOptions } from '../../machines/breakerOptions.js';
 import { BREAKER_STATES, type BreakerEvent, type BreakerState } from '../../machines/circuitBreaker.js';
-import { validateBreakerOptions } from '../breakerOptions.js';
-import { ConfigError } from '../errors.js';
-import { checkNumber, checkOneOf, checkPlainObject } from '../validate.js';
+import { validateBreakerOptions } from '../breaker/validateBreakerOptions.js';
+import { ConfigError } from '../common/errors.js';
+import { checkNumber, checkOneOf, checkPlainObject } from '../common/validate.js';
 import { delayedEvents, type ExplorationEvent, isDelayedEvent, withManualLease } from './explorationEvents.js';
 import type { BreakerSnapshot } from './modelCheck.js';
 

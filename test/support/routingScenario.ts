@@ -11,7 +11,7 @@
 import type fc from 'fast-check';
 import { SimulatedClock } from 'xstate';
 import { seededRandom } from '../../machines/backoff.js';
-import type { Breaker } from '../../src/circuitBreaker.js';
+import type { Breaker } from '../../src/breaker/breaker.js';
 import {
   AllAgentsFailedError,
   AttemptTimeoutError,

@@ -2,8 +2,8 @@
  * Finagle's retry budget: retries may not exceed `ratio` × the tasks of the last `windowMs`, plus
  * `minRetriesPerSecond` × the window. Counted in one-second buckets of the supervisor's clock.
  */
-import type { Clock } from '../machines/breakerOptions.js';
-import type { RetryBudgetOptions } from './supervisorTypes.js';
+import type { Clock } from '../../machines/breakerOptions.js';
+import type { RetryBudgetOptions } from '../supervisor/supervisorTypes.js';
 
 export class RetryBudget {
   private readonly buckets: number;

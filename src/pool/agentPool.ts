@@ -4,7 +4,7 @@
  * path reads `routable.items`; state changes (rare) keep the lists in step, so picking an agent
  * never scans past open circuits.
  */
-import type { BreakerState } from '../machines/circuitBreaker.js';
+import type { BreakerState } from '../../machines/circuitBreaker.js';
 import type { Agent } from './agent.js';
 import { SortedAgents } from './sortedAgents.js';
 

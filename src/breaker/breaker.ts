@@ -18,7 +18,7 @@ import {
   type BreakerPolicy,
   type Clock,
   resolveBreakerPolicy,
-} from '../machines/breakerOptions.js';
+} from '../../machines/breakerOptions.js';
 import {
   type BreakerContext,
   type BreakerEvent,
@@ -26,16 +26,16 @@ import {
   type circuitBreakerMachine,
   initialBreakerContext,
   localBreakerMachine,
-} from '../machines/circuitBreaker.js';
-import { validateBreakerOptions } from './breakerOptions.js';
-import { AttemptContext, type CallContext } from './callContext.js';
-import { isoTime, realClock } from './clock.js';
-import { BreakerboxError, type CircuitOpenError, ConfigError, withoutStack } from './errors.js';
+} from '../../machines/circuitBreaker.js';
+import { isoTime, realClock } from '../common/clock.js';
+import { describeReason } from '../common/describeReason.js';
+import { BreakerboxError, type CircuitOpenError, ConfigError, withoutStack } from '../common/errors.js';
+import { rejectLater } from '../common/rejectLater.js';
+import type { AgentSnapshot } from '../supervisor/snapshot.js';
+import { AttemptContext, type CallContext } from '../task/callContext.js';
 import { FailureWindow } from './failureWindow.js';
 import { LatencyHistogram } from './latencyHistogram.js';
-import { describeReason } from './reason.js';
-import { rejectLater } from './rejectLater.js';
-import type { AgentSnapshot } from './snapshot.js';
+import { validateBreakerOptions } from './validateBreakerOptions.js';
 
 export type { BreakerState };
 

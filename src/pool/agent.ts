@@ -1,6 +1,7 @@
 /** One agent as the supervisor keeps it: its work function, its place in the order, its breaker. */
-import type { CallContext } from './callContext.js';
-import type { Breaker } from './circuitBreaker.js';
+
+import type { Breaker } from '../breaker/breaker.js';
+import type { CallContext } from '../task/callContext.js';
 
 export type RunFunction = (task: unknown, ctx: CallContext) => unknown;
 

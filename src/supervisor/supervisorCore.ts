@@ -1,14 +1,14 @@
 /** What a running task needs from its supervisor: the internal surface between the two. */
-import type { Clock } from '../machines/breakerOptions.js';
-import type { Agent } from './agent.js';
-import type { AgentPool } from './agentPool.js';
-import type { DeadlineQueue } from './deadlineQueue.js';
-import type { AttemptRecord } from './errors.js';
-import type { RetryBudget } from './retryBudget.js';
-import type { RoutingPolicy } from './routing/policy.js';
+import type { Clock } from '../../machines/breakerOptions.js';
+import type { AttemptRecord } from '../common/errors.js';
+import type { Agent } from '../pool/agent.js';
+import type { AgentPool } from '../pool/agentPool.js';
+import type { RoutingPolicy } from '../routing/policy.js';
+import type { DeadlineQueue } from '../task/deadlineQueue.js';
+import type { RetryBudget } from '../task/retryBudget.js';
+import type { TaskRun } from '../task/taskRun.js';
 import type { SupervisorStreams } from './supervisorStreams.js';
 import type { SupervisorPhase } from './supervisorTypes.js';
-import type { TaskRun } from './taskRun.js';
 
 export interface SupervisorCore {
   readonly clock: Clock;

@@ -1,8 +1,6 @@
 /** Validation of `createSupervisor` options, agent specs and route options. */
-import { validateBreakerOptions, validateClock } from './breakerOptions.js';
-import { ConfigError } from './errors.js';
-import { validateSnapshot } from './snapshot.js';
-import type { AgentSpec, RouteOptions, StopOptions, SupervisorOptions } from './supervisorTypes.js';
+import { validateBreakerOptions, validateClock } from '../breaker/validateBreakerOptions.js';
+import { ConfigError } from '../common/errors.js';
 import {
   checkFunction,
   checkId,
@@ -13,7 +11,9 @@ import {
   checkPlainObject,
   MAX_TIMER_MS,
   optional,
-} from './validate.js';
+} from '../common/validate.js';
+import { validateSnapshot } from './snapshot.js';
+import type { AgentSpec, RouteOptions, StopOptions, SupervisorOptions } from './supervisorTypes.js';
 
 const SUPERVISOR_KEYS = [
   'agents',

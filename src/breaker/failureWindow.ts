@@ -2,7 +2,7 @@
  * The sliding window of a rate trip policy (resilience4j's count- and time-based windows): plain
  * counters bumped on the call path. The machine decides on its figures, which arrive on FAILURE.
  */
-import type { RateTripPolicy } from '../machines/breakerOptions.js';
+import type { RateTripPolicy } from '../../machines/breakerOptions.js';
 
 const TIME_BUCKETS = 10;
 

@@ -4,8 +4,8 @@
  * only while someone subscribes: the router checks `observed` first.
  */
 import { defer, distinctUntilChanged, filter, map, type Observable, Subject, shareReplay, startWith } from 'rxjs';
-import type { BreakerState } from '../machines/circuitBreaker.js';
-import type { Transition } from './circuitBreaker.js';
+import type { BreakerState } from '../../machines/circuitBreaker.js';
+import type { Transition } from '../breaker/breaker.js';
 import type { FailureRecord, HealthStatus, RoutingDecision } from './supervisorTypes.js';
 
 export class SupervisorStreams {

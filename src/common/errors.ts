@@ -3,7 +3,7 @@
  * or on `code`. The rejections of an outage (an open circuit, every agent failed or open, a stopped
  * supervisor) are built without a stack trace — see `withoutStack` below.
  */
-import type { BreakerState } from '../machines/circuitBreaker.js';
+import type { BreakerState } from '../../machines/circuitBreaker.js';
 
 export class BreakerboxError extends Error {
   /** A stable code per class, e.g. `BREAKERBOX_CIRCUIT_OPEN`. */

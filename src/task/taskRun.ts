@@ -8,10 +8,9 @@
  *   the supervisor's one `DeadlineQueue`), an abort or `stop()` can settle it at once while the
  *   agent is still busy; a late result of an abandoned attempt is ignored by its token.
  */
-import type { Agent, RunFunction } from './agent.js';
-import { AttemptContext } from './callContext.js';
-import { NOT_ADMITTED } from './circuitBreaker.js';
-import type { Deadline } from './deadlineQueue.js';
+
+import { NOT_ADMITTED } from '../breaker/breaker.js';
+import { describeReason } from '../common/describeReason.js';
 import {
   type AllAgentsFailedError,
   type AttemptKind,
@@ -20,9 +19,11 @@ import {
   SupervisorStoppedError,
   TaskAbortedError,
   withoutStack,
-} from './errors.js';
-import { describeReason } from './reason.js';
-import type { SupervisorCore } from './supervisorCore.js';
+} from '../common/errors.js';
+import type { Agent, RunFunction } from '../pool/agent.js';
+import type { SupervisorCore } from '../supervisor/supervisorCore.js';
+import { AttemptContext } from './callContext.js';
+import type { Deadline } from './deadlineQueue.js';
 
 type TaskFunction = (agentId: string, ctx: AttemptContext) => unknown;
 

@@ -19,9 +19,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { InspectionEvent } from 'xstate';
-import { BreakerboxError } from './errors.js';
-import { allowedHost, withPort } from './http/loopbackHosts.js';
-import { checkFunction, checkKnownKeys, checkNumber, checkPlainObject, optional } from './validate.js';
+import { BreakerboxError } from '../common/errors.js';
+import { checkFunction, checkKnownKeys, checkNumber, checkPlainObject, optional } from '../common/validate.js';
+import { allowedHost, withPort } from '../http/loopbackHosts.js';
 
 export interface InspectorOptions {
   /** Loopback port of the relay; 0 picks a free one. Default 0. */

@@ -3,9 +3,9 @@
  * restart. A snapshot is plain JSON. Restoring validates the whole snapshot before touching any
  * breaker, so a malformed or foreign one is refused with a `ConfigError`, never half-applied.
  */
-import { BREAKER_STATES, type BreakerResume } from '../machines/circuitBreaker.js';
-import { ConfigError } from './errors.js';
-import { checkId, checkNumber, checkOneOf, checkPlainObject } from './validate.js';
+import { BREAKER_STATES, type BreakerResume } from '../../machines/circuitBreaker.js';
+import { ConfigError } from '../common/errors.js';
+import { checkId, checkNumber, checkOneOf, checkPlainObject } from '../common/validate.js';
 
 export const SNAPSHOT_FORMAT = 'breakerbox/supervisor-snapshot';
 export const SNAPSHOT_VERSION = 1;

@@ -1,12 +1,12 @@
 /** The supervisor's public types: options, records and the `Supervisor` interface. */
 import type { Observable } from 'rxjs';
 import type { AnyActorRef } from 'xstate';
-import type { BreakerOptions, Clock } from '../machines/breakerOptions.js';
-import type { BreakerState } from '../machines/circuitBreaker.js';
-import type { CallContext } from './callContext.js';
-import type { BreakerMetrics, CircuitBreaker, Transition } from './circuitBreaker.js';
+import type { BreakerOptions, Clock } from '../../machines/breakerOptions.js';
+import type { BreakerState } from '../../machines/circuitBreaker.js';
+import type { BreakerMetrics, CircuitBreaker, Transition } from '../breaker/breaker.js';
+import type { BreakerSync } from '../breaker/breakerSync.js';
+import type { CallContext } from '../task/callContext.js';
 import type { SupervisorSnapshot } from './snapshot.js';
-import type { BreakerSync } from './sync.js';
 
 export type RoutingPolicyName = 'priority' | 'round-robin' | 'least-outstanding';
 

@@ -7,24 +7,32 @@
  * sends no XState event at all.
  */
 import { type Actor, type AnyActorRef, createActor } from 'xstate';
-import { type BreakerOptions, type BreakerPolicy, resolveBreakerPolicy } from '../machines/breakerOptions.js';
-import { breakerShardMachine } from '../machines/breakerShard.js';
-import type { BreakerState } from '../machines/circuitBreaker.js';
-import { type alwaysGrantedLease, circuitBreakerMachine } from '../machines/circuitBreaker.js';
-import { supervisorMachine } from '../machines/supervisor.js';
-import { Agent, type RunFunction } from './agent.js';
-import { AgentPool } from './agentPool.js';
-import { AttemptContext, type CallContext, type SignalRegistry } from './callContext.js';
-import { Breaker, type BreakerHost, type BreakerMetrics, type Transition } from './circuitBreaker.js';
-import { isoTime, pauseRealClock, realClock } from './clock.js';
-import { DeadlineQueue } from './deadlineQueue.js';
-import { type AttemptRecord, BreakerboxError, ConfigError, SupervisorStoppedError, withoutStack } from './errors.js';
-import { RingBuffer } from './failureLog.js';
-import { type Inspection, startInspection } from './inspection.js';
-import { rejectLater } from './rejectLater.js';
-import { RetryBudget } from './retryBudget.js';
-import { createRoutingPolicy } from './routing/index.js';
-import type { RoutingPolicy } from './routing/policy.js';
+import { type BreakerOptions, type BreakerPolicy, resolveBreakerPolicy } from '../../machines/breakerOptions.js';
+import { breakerShardMachine } from '../../machines/breakerShard.js';
+import type { BreakerState } from '../../machines/circuitBreaker.js';
+import { type alwaysGrantedLease, circuitBreakerMachine } from '../../machines/circuitBreaker.js';
+import { supervisorMachine } from '../../machines/supervisor.js';
+import { Breaker, type BreakerHost, type BreakerMetrics, type Transition } from '../breaker/breaker.js';
+import type { BreakerSync } from '../breaker/breakerSync.js';
+import { isoTime, pauseRealClock, realClock } from '../common/clock.js';
+import {
+  type AttemptRecord,
+  BreakerboxError,
+  ConfigError,
+  SupervisorStoppedError,
+  withoutStack,
+} from '../common/errors.js';
+import { rejectLater } from '../common/rejectLater.js';
+import { RingBuffer } from '../common/ringBuffer.js';
+import { type Inspection, startInspection } from '../inspection/supervisorInspection.js';
+import { Agent, type RunFunction } from '../pool/agent.js';
+import { AgentPool } from '../pool/agentPool.js';
+import { createRoutingPolicy } from '../routing/index.js';
+import type { RoutingPolicy } from '../routing/policy.js';
+import { AttemptContext, type CallContext, type SignalRegistry } from '../task/callContext.js';
+import { DeadlineQueue } from '../task/deadlineQueue.js';
+import { RetryBudget } from '../task/retryBudget.js';
+import { isThenable, TaskRun } from '../task/taskRun.js';
 import { indexScheduledEvents } from './scheduledEventIndex.js';
 import { type AgentSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type SupervisorSnapshot } from './snapshot.js';
 import type { SupervisorCore } from './supervisorCore.js';
@@ -51,8 +59,6 @@ import type {
   SupervisorPhase,
   SupervisorStats,
 } from './supervisorTypes.js';
-import type { BreakerSync } from './sync.js';
-import { isThenable, TaskRun } from './taskRun.js';
 
 const DEFAULT_SHARD_SIZE = 100;
 const DEFAULT_FAILURE_LOG_SIZE = 1000;

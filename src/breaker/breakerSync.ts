@@ -5,7 +5,7 @@
  * lease. What never crosses: the call path. A healthy call touches no adapter.
  */
 import type { AnyActorLogic } from 'xstate';
-import type { Transition } from './circuitBreaker.js';
+import type { Transition } from './breaker.js';
 
 /** A state change this instance's own outcomes made (peers' changes are not published back). */
 export interface SyncTransition extends Transition {

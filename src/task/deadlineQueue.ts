@@ -2,7 +2,7 @@
  * Every attempt deadline of a supervisor in one min-heap, with one clock timer armed for the
  * earliest: no `setTimeout` per call (DESIGN principle 2), and the simulated clock drives it.
  */
-import type { Clock } from '../machines/breakerOptions.js';
+import type { Clock } from '../../machines/breakerOptions.js';
 
 export interface Deadline {
   /** Clock time at which `expire` runs. */

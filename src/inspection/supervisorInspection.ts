@@ -3,7 +3,7 @@
  * the inspector is not, so inspection events wait in a bounded buffer until it is connected.
  */
 import type { InspectionEvent } from 'xstate';
-import { createInspector } from './inspect.js';
+import { createInspector } from './inspectorRelay.js';
 
 /** Events kept while the inspector starts: enough for 10,000 actors' registrations. */
 const MAX_BUFFERED = 50_000;

@@ -4,7 +4,7 @@
  * for its duration. One shared interval refreshes the cache each millisecond while calls are being
  * timed and stops itself after a quiet millisecond; it is unref'd, so it never keeps Node alive.
  */
-import type { Clock } from '../machines/breakerOptions.js';
+import type { Clock } from '../../machines/breakerOptions.js';
 
 export type { Clock };
 

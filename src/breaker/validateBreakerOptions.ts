@@ -1,6 +1,6 @@
 /** Validation of the breaker's options (the machine's input, `createCircuitBreaker`, `breaker`). */
-import { BREAKER_DEFAULTS, type BreakerOptions, type JitterMode } from '../machines/breakerOptions.js';
-import { ConfigError } from './errors.js';
+import { BREAKER_DEFAULTS, type BreakerOptions, type JitterMode } from '../../machines/breakerOptions.js';
+import { ConfigError } from '../common/errors.js';
 import {
   checkFunction,
   checkId,
@@ -11,7 +11,7 @@ import {
   checkPlainObject,
   MAX_TIMER_MS,
   optional,
-} from './validate.js';
+} from '../common/validate.js';
 
 const BREAKER_KEYS = [
   'id',
