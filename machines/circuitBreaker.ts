@@ -72,8 +72,17 @@ export type BreakerEvent =
       windowFailures?: number;
       ejectionAllowed?: boolean;
     }
-  /** A call asks for one of the half-open window's probe permits. */
-  | { type: 'PROBE'; at: number }
+  /**
+   * A call asks for one of the half-open window's probe permits. `generation` is the window the
+   * caller saw: a request queued behind a state change must not take a permit of the next window.
+   * Omitted, it means the current one.
+   */
+  | { type: 'PROBE'; at: number; generation?: number }
+  /**
+   * An admitted probe ended with no verdict (the caller's error, an abort, the supervisor
+   * stopping): its permit goes back to the window, so the next call can probe at once.
+   */
+  | { type: 'PROBE_RELEASED'; generation: number; at: number }
   /** Force the circuit open with no automatic recovery. */
   | { type: 'ISOLATE'; at: number }
   /** Back to a fresh closed circuit, from any state. */
@@ -180,6 +189,16 @@ function freshClosed(context: BreakerContext, event: { type: string }, reason: s
 
 type GuardArgs = { context: BreakerContext; event: BreakerEvent };
 
+/**
+ * Whether a half-open window may hand out another probe permit: it holds the lease and has a
+ * permit left. The `probeBudgetLeft` guard, exported so the runtime can tell a caller at once
+ * whether it holds a permit, by the same rule, even while the actor is busy and the `PROBE` it
+ * sends is only queued (docs/architecture.md, "Admission is synchronous").
+ */
+export function mayAdmitProbe(context: Pick<BreakerContext, 'probeLease' | 'probesAdmitted' | 'policy'>): boolean {
+  return context.probeLease === 'granted' && context.probesAdmitted < context.policy.halfOpenMaxCalls;
+}
+
 function isCurrentGeneration({ context, event }: GuardArgs): boolean {
   return (event.type === 'SUCCESS' || event.type === 'FAILURE') && event.generation === context.generation;
 }
@@ -221,9 +240,16 @@ const breakerSetup = setup({
     isCurrentGeneration: (args) => isCurrentGeneration(args),
     /** A current-generation failure that the trip policy says opens the circuit. */
     failureThresholdReached: (args) => isCurrentGeneration(args) && tripPolicySaysOpen(args),
-    /** The half-open window holds the lease and has a probe permit left. */
-    probeBudgetLeft: ({ context }) =>
-      context.probeLease === 'granted' && context.probesAdmitted < context.policy.halfOpenMaxCalls,
+    /** A probe request for this half-open window, which holds the lease and has a permit left. */
+    probeBudgetLeft: ({ context, event }) =>
+      event.type === 'PROBE' &&
+      (event.generation === undefined || event.generation === context.generation) &&
+      mayAdmitProbe(context),
+    /** An admitted probe of this window ended with no verdict: its permit is still out. */
+    probePermitOut: ({ context, event }) =>
+      event.type === 'PROBE_RELEASED' &&
+      event.generation === context.generation &&
+      context.probesAdmitted > context.probeSuccesses,
     /** The probe lease of this half-open window has not been answered yet. */
     leasePending: ({ context }) => context.probeLease === 'pending',
     /** An admitted probe has not reported yet. */
@@ -305,6 +331,7 @@ const breakerSetup = setup({
       };
     }),
     admitProbe: assign({ probesAdmitted: ({ context }) => context.probesAdmitted + 1 }),
+    releaseProbe: assign({ probesAdmitted: ({ context }) => context.probesAdmitted - 1 }),
     countProbeSuccess: assign({ probeSuccesses: ({ context }) => context.probeSuccesses + 1 }),
     closeCircuit: assign(({ context, event }) =>
       freshClosed(context, event, event.type === 'PEER_CLOSED' ? 'closed by a peer' : PROBES_SUCCEEDED),
@@ -414,6 +441,7 @@ export const circuitBreakerMachine = breakerSetup.createMachine({
         LEASE_GRANTED: { guard: 'leasePending', actions: 'grantLease' },
         LEASE_DENIED: { guard: 'leasePending', actions: 'denyLease' },
         PROBE: { guard: 'probeBudgetLeft', actions: 'admitProbe' },
+        PROBE_RELEASED: { guard: 'probePermitOut', actions: 'releaseProbe' },
         SUCCESS: [
           { guard: 'lastProbeSucceeded', target: 'closed', actions: 'closeCircuit' },
           { guard: 'isProbeResult', actions: 'countProbeSuccess' },
