@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import { parseDemoOptions } from '../src/demo/demoOptions.js';
-import { printable, TerminalView } from '../src/demo/terminalView.js';
+import { parseDemoOptions } from '../demo/demoOptions.js';
+import { printable, TerminalView } from '../demo/terminalView.js';
 import { ConfigError, createSupervisor } from '../src/index.js';
 import { runDemo } from './demoHarness.js';
 
@@ -14,7 +14,7 @@ describe('npm start -- --in-process', () => {
   it('runs with simulated agents and no child process', async () => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'src/demo/start.ts', '--in-process', '--duration', '3', '--port', '0', '--rate', '60'],
+      ['--import', 'tsx', 'demo/start.ts', '--in-process', '--duration', '3', '--port', '0', '--rate', '60'],
       { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const demo = runDemo(child);
@@ -30,7 +30,7 @@ describe('npm start -- --in-process', () => {
   });
 
   it('prints usage and exits 2 for a bad flag', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/demo/start.ts', '--agents', '1'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'demo/start.ts', '--agents', '1'], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

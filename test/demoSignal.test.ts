@@ -12,7 +12,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 describe('npm start and Ctrl-C', () => {
   it('stops on Ctrl-C (SIGINT) gracefully, with no agent process left', async () => {
     // One process (node with the tsx loader), so the signal reaches the demo itself.
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/demo/start.ts', '--port', '0', '--agents', '3'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'demo/start.ts', '--port', '0', '--agents', '3'], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

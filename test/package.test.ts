@@ -49,4 +49,13 @@ describe('the built package', () => {
       expect(existsSync(`${root}/${target.types}`), `${path} → ${target.types}`).toBe(true);
     }
   });
+
+  it('does not ship the demo (npm start lives in demo/, outside the build)', () => {
+    const [pack] = JSON.parse(
+      execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' }),
+    ) as [{ files: { path: string }[] }];
+    const demo = pack.files.map((f) => f.path).filter((p) => /(^|\/)demo\//.test(p));
+    // A dist/src/demo left over from a build before the move would ship: delete it.
+    expect(demo).toEqual([]);
+  });
 });

@@ -6,8 +6,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { AgentSpec } from '../supervisor/supervisorTypes.js';
-import type { CallContext } from '../task/callContext.js';
+import type { AgentSpec, CallContext } from '../src/index.js';
 import type { ChildMessage, ParentMessage } from './agentServer.js';
 import { type AgentFleet, describeFetchError } from './fleet.js';
 import { type AgentMode, type AgentProfile, fleetProfile } from './profiles.js';
@@ -15,7 +14,7 @@ import { type AgentMode, type AgentProfile, fleetProfile } from './profiles.js';
 const START_TIMEOUT_MS = 10_000;
 const STOP_GRACE_MS = 2000;
 
-/** Under tsx the sources run as `.ts`; from `dist/` as `.js`. */
+/** Under tsx the sources run as `.ts`; compiled, as `.js`. */
 const AGENT_SCRIPT = fileURLToPath(
   new URL(`./agentServer${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
 );

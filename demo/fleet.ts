@@ -1,5 +1,5 @@
 /** What the demo needs from its agents, real processes or simulated: specs to route to, and levers. */
-import type { AgentSpec } from '../supervisor/supervisorTypes.js';
+import type { AgentSpec } from '../src/index.js';
 import type { AgentMode } from './profiles.js';
 
 export interface AgentFleet {

@@ -3,8 +3,7 @@
  * seeded draw for failures, `connection refused` while "killed". No child process, no socket.
  */
 
-import type { AgentSpec } from '../supervisor/supervisorTypes.js';
-import type { CallContext } from '../task/callContext.js';
+import type { AgentSpec, CallContext } from '../src/index.js';
 import type { AgentFleet } from './fleet.js';
 import { type AgentMode, type AgentProfile, drawOutcome, fleetProfile, seededRandom } from './profiles.js';
 

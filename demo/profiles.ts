@@ -35,7 +35,7 @@ export function fleetProfile(index: number, flapPeriodMs: number): AgentProfile 
 }
 
 /** A seeded PRNG, so `--seed` replays the same draws. */
-export { seededRandom } from '../../machines/backoff.js';
+export { seededRandom } from '../machines/backoff.js';
 
 export interface Outcome {
   delayMs: number;

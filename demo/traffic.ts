@@ -1,5 +1,5 @@
 /** A steady stream of tasks: `rate` a second, routed through the supervisor, outcomes counted. */
-import type { Supervisor } from '../supervisor/supervisorTypes.js';
+import type { Supervisor } from '../src/index.js';
 
 const TICK_MS = 50;
 

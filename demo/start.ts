@@ -6,10 +6,7 @@
  * table in the terminal. Ends after `--duration` seconds, or on Ctrl-C, gracefully: tasks drain,
  * the server closes, every agent process is stopped and reaped.
  */
-import { ConfigError } from '../common/errors.js';
-import { serveDashboard } from '../http/serve.js';
-import { createSupervisor } from '../supervisor/createSupervisor.js';
-import type { SupervisorOptions } from '../supervisor/supervisorTypes.js';
+import { ConfigError, createSupervisor, type SupervisorOptions, serveDashboard } from '../src/index.js';
 import { ProcessFleet } from './agentProcesses.js';
 import { type DemoOptions, parseDemoOptions, USAGE } from './demoOptions.js';
 import type { AgentFleet } from './fleet.js';

@@ -3,7 +3,7 @@
  * `createCircuitBreaker` — TEST 1 normal operation, TEST 2 the circuit opens after failures
  * (threshold 3, as in the seed's output), TEST 3 recovery through three half-open calls.
  */
-import { CircuitOpenError, createCircuitBreaker } from '../index.js';
+import { CircuitOpenError, createCircuitBreaker } from '../src/index.js';
 
 const breaker = createCircuitBreaker({
   id: 'agent-1',

@@ -1,7 +1,7 @@
 /** `npm start` flags, parsed and validated (a wrong one is a `ConfigError` naming the flag). */
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../common/errors.js';
-import { checkNumber } from '../common/validate.js';
+import { checkNumber } from '../src/common/validate.js';
+import { ConfigError } from '../src/index.js';
 
 export interface DemoOptions {
   /** Simulated agents in this process instead of agent processes. */

@@ -4,9 +4,8 @@
  * a CI log): one plain line per event, and a status line every few seconds.
  */
 import type { Subscription } from 'rxjs';
-import type { BreakerState } from '../../machines/circuitBreaker.js';
-import { retryAfterMs } from '../http/wire.js';
-import type { Supervisor } from '../supervisor/supervisorTypes.js';
+import { retryAfterMs } from '../src/http/wire.js';
+import type { BreakerState, Supervisor } from '../src/index.js';
 
 const COLORS: Record<BreakerState, string> = {
   closed: '\x1b[32m',
