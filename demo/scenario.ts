@@ -1,7 +1,8 @@
 /**
- * The scripted outage, the seed's story played for real, on a timeline scaled to the run: one agent
- * process is killed (connection refused → its circuit opens → tasks fail over) and later restarted
- * (half-open probes close it); another turns slow (attempt timeouts); a third flaps.
+ * The scripted outage, the original design's story (docs/architecture.md) played for real, on a
+ * timeline scaled to the run: one agent process is killed (connection refused → its circuit opens →
+ * tasks fail over) and later restarted (half-open probes close it); another turns slow (attempt
+ * timeouts); a third flaps.
  */
 import type { AgentFleet } from './fleet.js';
 

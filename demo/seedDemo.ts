@@ -1,14 +1,14 @@
 /**
- * `npm run demo:seed`: the seed's `python aicp/circuit_breaker.py` run, with real timers, on
- * `createCircuitBreaker` — TEST 1 normal operation, TEST 2 the circuit opens after failures
- * (threshold 3, as in the seed's output), TEST 3 recovery through three half-open calls.
+ * `npm run demo:seed`: the original design's demo (docs/architecture.md, "Default semantics") run
+ * with real timers on `createCircuitBreaker` — TEST 1 normal operation, TEST 2 the circuit opens
+ * after failures (threshold 3, as in its output), TEST 3 recovery through three half-open calls.
  */
 import { CircuitOpenError, createCircuitBreaker } from '../src/index.js';
 
 const breaker = createCircuitBreaker({
   id: 'agent-1',
   failureThreshold: 3,
-  // The seed waits 6 s before its recovery test; any backoff shorter than that reproduces it.
+  // The original demo waits 6 s before its recovery test; any backoff shorter than that reproduces it.
   backoff: { initialMs: 5000 },
 });
 const line = (text: string) => console.log(text);

@@ -11,7 +11,7 @@ export function growBackoff(currentMs: number, backoff: Backoff): number {
   return Math.min(currentMs * backoff.multiplier, backoff.maxMs);
 }
 
-/** The jitter's starting state for one agent: the seed mixed with an FNV-1a hash of its id. */
+/** The jitter's starting state for one agent: `jitterSeed` mixed with an FNV-1a hash of its id. */
 export function seedFor(jitterSeed: number, agentId: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < agentId.length; i++) {

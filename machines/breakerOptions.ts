@@ -7,7 +7,10 @@
 /** How a closed circuit decides to trip. */
 export type TripPolicy = ConsecutiveTripPolicy | RateTripPolicy;
 
-/** Trip after `threshold` failures in a row (the seed's `failure_threshold`). */
+/**
+ * Trip after `threshold` failures in a row (the original design's `failure_threshold`; its defaults:
+ * docs/architecture.md).
+ */
 export interface ConsecutiveTripPolicy {
   kind: 'consecutive';
   threshold: number;
@@ -29,9 +32,9 @@ export interface RateTripPolicy {
 export type JitterMode = 'none' | 'full' | 'equal' | 'decorrelated';
 
 export interface BackoffOptions {
-  /** First open period (the seed's `recovery_timeout`). Default 1000. */
+  /** First open period (the original design's `recovery_timeout`). Default 1000. */
   initialMs?: number;
-  /** Growth after each failed recovery (the seed's `backoff_multiplier`). Default 1.5, at least 1. */
+  /** Growth after each failed recovery (the original design's `backoff_multiplier`). Default 1.5, at least 1. */
   multiplier?: number;
   /** Cap of the open period. Default 60000. */
   maxMs?: number;

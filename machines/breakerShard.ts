@@ -1,8 +1,8 @@
 /**
  * A shard: the parent of at most `shardSize` breaker actors. Spawning a child copies the parent's
  * children map, so N children under one parent cost O(N²); bounded shards keep each spawn cheap
- * (DESIGN principle 3). Breakers are spawned on first need (virtual actors) with `systemId` = the
- * agent's id, so `system.get(agentId)` finds any active breaker.
+ * (docs/architecture.md, principle 3). Breakers are spawned on first need (virtual actors) with
+ * `systemId` = the agent's id, so `system.get(agentId)` finds any active breaker.
  */
 import { enqueueActions, sendParent, setup } from 'xstate';
 import { type BreakerInput, localBreakerMachine } from './circuitBreaker.js';

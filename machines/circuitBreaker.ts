@@ -4,16 +4,18 @@
  * Pure: no I/O, no clock reads, no randomness of its own. Time arrives on events (`at`) and the
  * only timers are the machine's own `after` transitions, so `SimulatedClock` and fake timers drive
  * it and `xstate/graph` can explore it. Guards, actions and delays are named in `setup()` so the
- * inspector, the visualizer and counterexample paths read like the seed's prose.
+ * inspector, the visualizer and counterexample paths read like the rules they implement
+ * (docs/architecture.md, principle 8).
  *
- * Seed mapping: `closed` = CLOSED, `open` = OPEN, `half_open` = HALF_OPEN; `isolated` is a manual
- * OPEN with no automatic recovery until `RESET`.
+ * The original design's states (docs/architecture.md, "Default semantics"): `closed` = CLOSED,
+ * `open` = OPEN, `half_open` = HALF_OPEN; `isolated` is a manual OPEN with no automatic recovery
+ * until `RESET`.
  */
 import { assign, fromCallback, setup } from 'xstate';
 import { growBackoff, jitteredDelay, seedFor } from './backoff.js';
 import { type BreakerOptions, type BreakerPolicy, resolveBreakerPolicy } from './breakerOptions.js';
 
-/** Every state of the breaker, in the seed's order (plus `isolated`). */
+/** Every state of the breaker, in the original design's order (plus `isolated`; docs/architecture.md). */
 export const BREAKER_STATES = ['closed', 'open', 'half_open', 'isolated'] as const;
 
 /** The reason of a close by successful probes (a shared-state adapter publishes only these). */
@@ -28,11 +30,11 @@ export interface BreakerContext {
    * result from an older generation never changes state.
    */
   generation: number;
-  /** Consecutive failures of the current closed period (the seed's `failure_count`). */
+  /** Consecutive failures of the current closed period (the original design's `failure_count`). */
   failureCount: number;
   lastFailureAt: number | null;
   lastFailureReason: string | null;
-  /** The current backoff level, before jitter (the seed's `backoff_seconds` × 1000). */
+  /** The current backoff level, before jitter (the original design's `backoff_seconds` × 1000). */
   backoffMs: number;
   /** The open period actually scheduled (backoff after jitter). */
   probeDelayMs: number;

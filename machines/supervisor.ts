@@ -1,7 +1,7 @@
 /**
  * The supervisor's root actor: its lifecycle (running → draining → stopped) and the shards that
  * parent the breaker actors. Routing itself never sends an event here: the call path reads the
- * phase and the breakers' snapshots (DESIGN principle 1).
+ * phase and the breakers' snapshots (docs/architecture.md, principle 1).
  */
 import { type AnyStateMachine, assign, emit, enqueueActions, setup } from 'xstate';
 import type { BreakerActivation } from './breakerShard.js';

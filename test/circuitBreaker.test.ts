@@ -17,7 +17,7 @@ function setup(options: BreakerOptions = {}) {
   return { clock, breaker, fail };
 }
 
-describe('the seed flows', () => {
+describe("the original design's flows", () => {
   it('TEST 1: normal operation passes calls through and counts successes', async () => {
     const { breaker } = setup();
     for (let i = 0; i < 3; i++) expect(await breaker.execute(ok)).toBe('ok');

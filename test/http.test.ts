@@ -49,7 +49,7 @@ function setup(ids: readonly string[] = ['agent-1', 'agent-2', 'agent-3']) {
   return { clock, agents, supervisor };
 }
 
-/** Five failures in a row trip `id` (the seed's threshold). */
+/** Five failures in a row trip `id` (the original design's default threshold, docs/architecture.md). */
 async function tripAgent(supervisor: Supervisor, agents: Map<string, Agent>, id: string): Promise<void> {
   (agents.get(id) as Agent).healthy = false;
   for (let i = 0; i < 5; i++) await supervisor.route(`t${i}`, { agents: [id], taskId: `task-${i}` }).catch(() => {});
@@ -143,8 +143,8 @@ async function openEvents(url: string) {
   };
 }
 
-describe('JSON routes in the seed shapes', () => {
-  it('GET /api/circuit-breaker/health has the seed keys in snake_case', async () => {
+describe("JSON routes in the original design's shapes", () => {
+  it("GET /api/circuit-breaker/health has the original design's keys in snake_case", async () => {
     const { supervisor, agents } = setup();
     const server = await serve(supervisor);
     await supervisor.route('x');
@@ -188,7 +188,7 @@ describe('JSON routes in the seed shapes', () => {
     }
   });
 
-  it('GET /api/circuit-breaker/metrics has one seed-shaped record per agent', async () => {
+  it("GET /api/circuit-breaker/metrics has one record per agent in the original design's shape", async () => {
     const { supervisor, agents } = setup();
     const server = await serve(supervisor);
     await supervisor.route('x', { agents: ['agent-3'] });

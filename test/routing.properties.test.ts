@@ -15,7 +15,7 @@
  * 2. at most `maxAttempts` attempts per task, numbered in order, none after the task settled;
  * 3. no agent is tried twice for one task while an untried candidate could take the attempt
  *    (closed, half-open with a probe permit, open in panic) — retrying a tried agent when none is
- *    left is the seed's `max_retries`;
+ *    left is the original design's `max_retries` (docs/architecture.md);
  * 4. every task settles exactly once, with the value of its last attempt, `AllAgentsFailedError`,
  *    the agent's own error (`isFailure` said no), `TaskAbortedError` (its caller aborted) or
  *    `SupervisorStoppedError` (still running at `stop()`);

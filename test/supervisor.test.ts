@@ -51,7 +51,7 @@ async function tripAgent1(supervisor: Supervisor, agents: readonly ScriptedAgent
   return a1;
 }
 
-describe('the seed flows through the supervisor', () => {
+describe("the original design's flows through the supervisor", () => {
   it('routes to the first agent in priority order while it is healthy', async () => {
     const { supervisor, agents } = pool(3);
     for (let i = 0; i < 5; i++) expect(await supervisor.route(i)).toBe(`agent-1:${i}`);
@@ -177,7 +177,7 @@ describe('the seed flows through the supervisor', () => {
     await supervisor.stop();
   });
 
-  it('retries a tried agent when no untried one is left (the seed’s max_retries)', async () => {
+  it('retries a tried agent when no untried one is left (the original design’s max_retries)', async () => {
     const { supervisor, agents } = pool(1);
     const a1 = agents[0] as ReturnType<typeof scriptedAgent>;
     let failuresLeft = 2;
@@ -496,7 +496,7 @@ describe('Envoy-style safety valves', () => {
 });
 
 describe('agents at runtime', () => {
-  it('routeTask registers unknown agents on first use, as the seed creates circuits lazily', async () => {
+  it('routeTask registers unknown agents on first use, as the original design creates circuits lazily', async () => {
     const { supervisor } = pool(0);
     const result = await supervisor.routeTask('task-1', ['agent-1', 'agent-2'], async (agentId) => {
       if (agentId === 'agent-1') throw new Error('Connection timeout');

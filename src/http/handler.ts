@@ -1,7 +1,7 @@
 /**
  * `createDashboardHandler(supervisor, options)`: the whole HTTP surface as one node:http request
- * handler `(req, res, next?)` — the JSON API in the seed's shapes, SSE, Prometheus `/metrics` and
- * the visualizer's static files. It mounts in a plain `http.createServer`, in Express
+ * handler `(req, res, next?)` — the JSON API in the original design's shapes (docs/architecture.md),
+ * SSE, Prometheus `/metrics` and the visualizer's static files. It mounts in a plain `http.createServer`, in Express
  * (`app.use('/dashboard', handler)`) and in Fastify (on `req.raw`/`reply.raw`). A path it does not
  * serve goes to `next()` when there is one, else gets a JSON 404.
  *

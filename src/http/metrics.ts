@@ -1,7 +1,7 @@
 /**
- * Prometheus metrics, pulled at scrape time (DESIGN principle 7): every metric is a prom-client
- * metric whose `collect()` reads the supervisor's counters when `/metrics` is scraped. Nothing runs
- * on the call path.
+ * Prometheus metrics, pulled at scrape time (docs/architecture.md, principle 7): every metric is a
+ * prom-client metric whose `collect()` reads the supervisor's counters when `/metrics` is scraped.
+ * Nothing runs on the call path.
  *
  * Names are prefixed `breakerbox_`; the per-breaker label is `name` and the outcome label `kind`,
  * as resilience4j's Micrometer binder does, so its Grafana dashboards translate by renaming
@@ -185,7 +185,7 @@ export function registerPrometheusMetrics(supervisor: Supervisor, registry: Regi
 
   new Counter({
     name: METRIC_NAMES.routingEvents,
-    help: 'Attempts routed, whatever their outcome (the seed routing_events)',
+    help: 'Attempts routed, whatever their outcome (routing_events in the health JSON)',
     registers,
     collect() {
       this.reset();

@@ -1,36 +1,37 @@
 /**
- * The HTTP API's JSON shapes: the seed's snake_case keys (`total_agents`, `task_id`, …) over the
- * TypeScript API's camelCase records, and the per-agent rows the visualizer and SSE frames carry.
+ * The HTTP API's JSON shapes: the original design's snake_case keys (`total_agents`, `task_id`, …;
+ * docs/architecture.md, "Default semantics") over the TypeScript API's camelCase records, and the
+ * per-agent rows the visualizer and SSE frames carry.
  */
 import type { BreakerState } from '../../machines/circuitBreaker.js';
 import type { BreakerMetrics, Transition } from '../breaker/breaker.js';
 import { isoTime } from '../common/clock.js';
 import type { AgentInfo, AgentStats, FailureRecord, HealthStatus, Supervisor } from '../supervisor/supervisorTypes.js';
 
-/** `GET /api/circuit-breaker/health`: the seed's `get_health_status()`. */
+/** `GET /api/circuit-breaker/health`: the original design's `get_health_status()`. */
 export interface HealthJson {
   total_agents: number;
   healthy_agents: number;
   open_circuits: number;
   half_open_circuits: number;
-  /** Beyond the seed: circuits isolated by hand. */
+  /** Beyond the original design: circuits isolated by hand. */
   isolated_circuits: number;
   routing_events: number;
 }
 
-/** One entry of `GET /api/circuit-breaker/failures`: the seed's `get_recent_failures()`. */
+/** One entry of `GET /api/circuit-breaker/failures`: the original design's `get_recent_failures()`. */
 export interface FailureJson {
   task_id: string;
   agent_id: string;
   status: 'FAILED';
   reason: string;
   timestamp: string;
-  /** Beyond the seed: `failed` or `timeout`, and which attempt of the task it was. */
+  /** Beyond the original design: `failed` or `timeout`, and which attempt of the task it was. */
   kind: 'failed' | 'timeout';
   attempt: number;
 }
 
-/** One entry of `GET /api/circuit-breaker/metrics`: the seed's `get_all_metrics()`. */
+/** One entry of `GET /api/circuit-breaker/metrics`: the original design's `get_all_metrics()`. */
 export interface MetricsJson {
   agent_id: string;
   state: BreakerState;
@@ -40,7 +41,7 @@ export interface MetricsJson {
     total_rejections: number;
     last_failure_time: string | null;
     last_success_time: string | null;
-    /** Beyond the seed: every failure ever counted. */
+    /** Beyond the original design: every failure ever counted. */
     total_failures: number;
   };
   backoff_seconds: number;

@@ -1,4 +1,7 @@
-/** The seed's order: the first candidate in priority order that may take the task. */
+/**
+ * The original design's order (docs/architecture.md): the first candidate in priority order that
+ * may take the task.
+ */
 import type { Agent } from '../pool/agent.js';
 import type { RoutingPolicy } from './policy.js';
 
