@@ -26,12 +26,15 @@ import {
   type circuitBreakerMachine,
   initialBreakerContext,
   localBreakerMachine,
+  mayAdmitProbe,
 } from '../../machines/circuitBreaker.js';
 import { isoTime, realClock } from '../common/clock.js';
 import { describeReason } from '../common/describeReason.js';
 import { BreakerboxError, type CircuitOpenError, ConfigError, withoutStack } from '../common/errors.js';
+import { type SampledBreaker, sampleDue } from '../common/latencySampler.js';
 import { rejectLater } from '../common/rejectLater.js';
 import type { AgentSnapshot } from '../supervisor/snapshot.js';
+import { UNTIMED } from '../task/attempt.js';
 import { AttemptContext, type CallContext } from '../task/callContext.js';
 import { FailureWindow } from './failureWindow.js';
 import { LatencyHistogram } from './latencyHistogram.js';
@@ -118,22 +121,38 @@ export const NOT_ADMITTED = -1;
 
 const INACTIVE_STATE: BreakerState = 'closed';
 
-export class Breaker implements CircuitBreaker {
+export class Breaker implements CircuitBreaker, SampledBreaker {
   state: BreakerState = INACTIVE_STATE;
   /** Mirrors of the machine's context that the call path reads. */
   generation = 0;
   failureCount = 0;
+  /**
+   * Whether every call must be timed exactly: a decision depends on its duration or time
+   * (`slowCallMs`, a time-based rate window) or the clock is not the default one (a simulated clock
+   * costs nothing to read, and tests expect exact figures). Otherwise healthy calls are sampled.
+   */
+  readonly timesEveryCall: boolean;
+  // The latency sampler's bookkeeping (common/latencySampler.ts).
+  sampledEpoch = -1;
+  sinceSample = 0;
 
-  successCount = 0;
-  totalFailures = 0;
-  totalRejections = 0;
-  timeouts = 0;
-  probes = 0;
-  openToHalfOpen = 0;
-  lastSuccessAt: number | null = null;
-  lastFailureAt: number | null = null;
-  /** Calls admitted and not yet settled. */
-  inFlight = 0;
+  private successes = 0;
+  private failures = 0;
+  private rejections = 0;
+  private timeoutCount = 0;
+  private probeCount = 0;
+  private halfOpenCount = 0;
+  private lastSuccess: number | null = null;
+  private lastFailure: number | null = null;
+  private inFlightCount = 0;
+  /**
+   * Probe permits handed out in the half-open window `permitWindow`, counted here so a caller knows
+   * at once whether it holds one: a `PROBE` sent while the actor is busy (from a subscriber) is
+   * only queued. The machine applies the same `PROBE` / `PROBE_RELEASED` events in the same order
+   * under the same rule (`mayAdmitProbe`), so its `probesAdmitted` agrees once its queue drains.
+   */
+  private permits = 0;
+  private permitWindow = -1;
 
   private ref: AnyActorRef | undefined;
   private subscription: Subscription | undefined;
@@ -151,7 +170,56 @@ export class Breaker implements CircuitBreaker {
     readonly clock: Clock,
     private readonly host: BreakerHost,
   ) {
-    this.window = policy.trip.kind === 'rate' ? new FailureWindow(policy.trip) : undefined;
+    const trip = policy.trip;
+    this.window = trip.kind === 'rate' ? new FailureWindow(trip) : undefined;
+    this.timesEveryCall =
+      clock !== realClock || policy.slowCallMs !== undefined || (trip.kind === 'rate' && trip.window === 'time');
+  }
+
+  /** Calls admitted and not yet ended. */
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+  get successCount(): number {
+    return this.successes;
+  }
+  /** Every failure counted: failed, timed out and slow calls. */
+  get totalFailures(): number {
+    return this.failures;
+  }
+  get totalRejections(): number {
+    return this.rejections;
+  }
+  get timeouts(): number {
+    return this.timeoutCount;
+  }
+  /** Probe permits handed out. */
+  get probes(): number {
+    return this.probeCount;
+  }
+  get openToHalfOpen(): number {
+    return this.halfOpenCount;
+  }
+  get lastSuccessAt(): number | null {
+    return this.lastSuccess;
+  }
+  get lastFailureAt(): number | null {
+    return this.lastFailure;
+  }
+
+  /** An admitted call started running. */
+  callStarted(): void {
+    this.inFlightCount++;
+  }
+
+  /** An admitted call ended, whatever its outcome. */
+  callEnded(): void {
+    this.inFlightCount--;
+  }
+
+  /** A call this breaker could not take (counted as the seed's `total_rejections`). */
+  countRejection(): void {
+    this.rejections++;
   }
 
   /** Whether the actor exists (it has left, or been asked to leave, the initial snapshot). */
@@ -184,20 +252,41 @@ export class Breaker implements CircuitBreaker {
 
   /**
    * Admits a call or not. Returns the generation the call is admitted in, or `NOT_ADMITTED`
-   * (counted as a rejection). Closed: a read. Half-open: the machine hands out the probe permit.
+   * (counted as a rejection). Closed: a read. Half-open: a probe permit, decided here and now by
+   * the machine's own rule and told to the machine with `PROBE` (see `permits`).
    */
   admit(now: number): number {
     if (this.state === 'closed') return this.generation;
-    if (this.state === 'half_open' && this.ref !== undefined) {
-      const before = this.context.probesAdmitted;
-      this.send({ type: 'PROBE', at: now });
-      if (this.state === 'half_open' && this.context.probesAdmitted > before) {
-        this.probes++;
-        return this.generation;
+    const ref = this.ref;
+    if (this.state === 'half_open' && ref !== undefined) {
+      const snapshot = ref.getSnapshot() as { value: BreakerState; context: BreakerContext };
+      const context = snapshot.context;
+      if (snapshot.value === 'half_open') {
+        if (context.generation !== this.permitWindow) {
+          this.permitWindow = context.generation;
+          this.permits = context.probesAdmitted;
+        }
+        const { probeLease, policy } = context;
+        if (mayAdmitProbe({ probeLease, policy, probesAdmitted: this.permits })) {
+          this.permits++;
+          this.probeCount++;
+          this.send({ type: 'PROBE', at: now, generation: context.generation });
+          return context.generation;
+        }
       }
     }
-    this.totalRejections++;
+    this.rejections++;
     return NOT_ADMITTED;
+  }
+
+  /**
+   * A probe admitted in `generation` ended with no verdict (not counted, aborted, abandoned by
+   * `stop()`): its permit goes back to the window so the next call can probe at once.
+   */
+  releaseProbe(generation: number, now: number): void {
+    if (generation !== this.permitWindow || this.permits === 0) return;
+    this.permits--;
+    this.send({ type: 'PROBE_RELEASED', generation, at: now });
   }
 
   /** Milliseconds until a probe may be admitted; null while isolated. */
@@ -214,7 +303,7 @@ export class Breaker implements CircuitBreaker {
     return withoutStack.circuitOpen(this.id, this.state, retryAfter);
   }
 
-  /** A call admitted in `generation` succeeded after `durationMs`. */
+  /** A call admitted in `generation` succeeded after `durationMs` (timed at both ends). */
   recordSuccess(generation: number, durationMs: number, now: number): void {
     this.recordDuration(durationMs);
     const slowCallMs = this.policy.slowCallMs;
@@ -222,8 +311,8 @@ export class Breaker implements CircuitBreaker {
       this.recordFailure(generation, `slow call: ${Math.round(durationMs)} ms > ${slowCallMs} ms`, now);
       return;
     }
-    this.successCount++;
-    this.lastSuccessAt = now;
+    this.successes++;
+    this.lastSuccess = now;
     this.window?.record(false, now);
     // Only a success that can change the machine's context is sent: a healthy call sends nothing.
     if (this.state === 'half_open' || (this.state === 'closed' && this.failureCount > 0)) {
@@ -231,11 +320,29 @@ export class Breaker implements CircuitBreaker {
     }
   }
 
-  /** A call admitted in `generation` failed (or timed out, or was slow). */
-  recordFailure(generation: number, reason: string, now: number, durationMs?: number): void {
+  /**
+   * A call that was not timed succeeded (only calls `timesEveryCall` does not cover, sampled out:
+   * see common/latencySampler.ts). The histogram counts it with its next sample.
+   */
+  recordUntimedSuccess(generation: number): void {
+    this.successes++;
+    if (this.histogram === undefined) this.histogram = new LatencyHistogram();
+    this.histogram.skip();
+    this.window?.record(false, 0); // a count-based window: a time-based one times every call
+    if (this.state === 'half_open' || (this.state === 'closed' && this.failureCount > 0)) {
+      this.send({ type: 'SUCCESS', generation, at: this.clock.now() });
+    }
+  }
+
+  /**
+   * A call admitted in `generation` failed, timed out (`timedOut`) or was slow. `durationMs` is
+   * null for a call that was not timed.
+   */
+  recordFailure(generation: number, reason: string, now: number, durationMs?: number | null, timedOut = false): void {
     if (durationMs !== undefined) this.recordDuration(durationMs);
-    this.totalFailures++;
-    this.lastFailureAt = now;
+    this.failures++;
+    if (timedOut) this.timeoutCount++;
+    this.lastFailure = now;
     const window = this.window;
     window?.record(true, now);
     // Open and isolated circuits have nothing to learn from a result (it is from an older
@@ -251,15 +358,19 @@ export class Breaker implements CircuitBreaker {
     });
   }
 
-  recordDuration(durationMs: number): void {
+  /** A call's duration for the histogram; null (not timed) counts with the next sample. */
+  recordDuration(durationMs: number | null): void {
     if (this.histogram === undefined) this.histogram = new LatencyHistogram();
-    this.histogram.record(durationMs);
+    if (durationMs === null) this.histogram.skip();
+    else this.histogram.record(durationMs);
   }
 
   execute<T>(fn: (ctx: CallContext) => T | PromiseLike<T>): Promise<T> {
     if (this.stopped) return Promise.reject(new BreakerboxError(`Circuit breaker ${this.id} is stopped`));
     if (typeof fn !== 'function') return Promise.reject(new ConfigError('fn', fn, 'a function')); // not the agent's failure
-    const startedAt = this.clock.now();
+    // A closed circuit's call decides nothing by its time unless `timesEveryCall`: it is sampled.
+    const timed = this.timesEveryCall || this.state !== 'closed' || sampleDue(this);
+    const startedAt = timed ? this.clock.now() : UNTIMED;
     const generation = this.admit(startedAt);
     // Not an `async` function: a rejection thrown there is one the caller has no handler for yet.
     if (generation === NOT_ADMITTED) return rejectLater(this.rejection(startedAt));
@@ -272,19 +383,22 @@ export class Breaker implements CircuitBreaker {
     startedAt: number,
   ): Promise<T> {
     const clock = this.clock;
-    this.inFlight++;
+    this.inFlightCount++;
     let value: T;
     try {
       value = await fn(new AttemptContext(1, this.id, '', 0));
     } catch (error) {
-      this.inFlight--;
+      this.inFlightCount--;
       const now = clock.now();
-      this.recordFailure(generation, describeReason(error), now, now - startedAt);
+      this.recordFailure(generation, describeReason(error), now, startedAt === UNTIMED ? null : now - startedAt);
       throw error;
     }
-    this.inFlight--;
-    const now = clock.now();
-    this.recordSuccess(generation, now - startedAt, now);
+    this.inFlightCount--;
+    if (startedAt === UNTIMED) this.recordUntimedSuccess(generation);
+    else {
+      const now = clock.now();
+      this.recordSuccess(generation, now - startedAt, now);
+    }
     return value;
   }
 
@@ -342,12 +456,12 @@ export class Breaker implements CircuitBreaker {
 
   /** Resumes from a snapshot entry (validated). A pristine breaker stays virtual. */
   restore(entry: AgentSnapshot): void {
-    this.successCount = entry.counters.successCount;
-    this.totalFailures = entry.counters.totalFailures;
-    this.totalRejections = entry.counters.totalRejections;
-    this.timeouts = entry.counters.timeouts;
-    this.lastSuccessAt = entry.counters.lastSuccessAt;
-    this.lastFailureAt = entry.lastFailureAt;
+    this.successes = entry.counters.successCount;
+    this.failures = entry.counters.totalFailures;
+    this.rejections = entry.counters.totalRejections;
+    this.timeoutCount = entry.counters.timeouts;
+    this.lastSuccess = entry.counters.lastSuccessAt;
+    this.lastFailure = entry.lastFailureAt;
     const pristine =
       entry.state === 'closed' && entry.failureCount === 0 && entry.backoffMs === this.policy.backoff.initialMs;
     if (pristine) return;
@@ -420,7 +534,7 @@ export class Breaker implements CircuitBreaker {
     this.failureCount = context.failureCount;
     if (from === to) return;
     this.state = to;
-    if (from === 'open' && to === 'half_open') this.openToHalfOpen++;
+    if (from === 'open' && to === 'half_open') this.halfOpenCount++;
     this.stateSubject?.next(to);
     this.host.onTransition?.(
       { agentId: this.id, from, to, at: context.changedAt, reason: context.changeReason },

@@ -1,6 +1,11 @@
 /**
  * Call durations in fixed buckets: a linear scan over a dozen bounds and three additions per call.
  * prom-client reads it at scrape time (`/metrics`); nothing is pushed on the call path.
+ *
+ * On the default clock healthy calls are timed by sampling (common/latencySampler.ts): a call that
+ * was not timed is `skip()`ped, and the next recorded duration stands for it too (it is counted
+ * with the weight of the calls it represents), so `count` follows the number of calls and the
+ * buckets' shares and `sumMs / count` estimate the whole population's.
  */
 
 /** Upper bounds in seconds, Prometheus' default buckets. */
@@ -13,12 +18,22 @@ export class LatencyHistogram {
   sumMs = 0;
   count = 0;
 
+  /** Calls not timed since the last recorded duration. */
+  private skipped = 0;
+
   record(durationMs: number): void {
     let i = 0;
     while (i < BOUNDS_MS.length && durationMs > (BOUNDS_MS[i] as number)) i++;
-    (this.counts[i] as number)++;
-    this.sumMs += durationMs;
-    this.count++;
+    const weight = 1 + this.skipped;
+    this.skipped = 0;
+    (this.counts[i] as number) += weight;
+    this.sumMs += durationMs * weight;
+    this.count += weight;
+  }
+
+  /** A call that was not timed: the next recorded duration counts for it. */
+  skip(): void {
+    this.skipped++;
   }
 
   /** Cumulative counts per bound (Prometheus `le` semantics), +Inf last. */

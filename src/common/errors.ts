@@ -53,7 +53,12 @@ export interface AttemptRecord {
   agentId: string;
   reason: string;
   kind: AttemptKind;
-  durationMs: number;
+  /**
+   * How long the attempt ran; 0 for a rejection. `null` for an attempt that was not timed: on the
+   * default clock a healthy closed agent's call is timed by sampling unless `slowCallMs`, a
+   * deadline or a time-based rate window needs its time (README, "Latency and the clock").
+   */
+  durationMs: number | null;
 }
 
 /** Every attempt of a task failed, or no agent could take it. `attempts` says who and why. */

@@ -2,6 +2,7 @@
 
 import type { Breaker } from '../breaker/breaker.js';
 import type { CallContext } from '../task/callContext.js';
+import { whyNot } from './eligibility.js';
 
 export type RunFunction = (task: unknown, ctx: CallContext) => unknown;
 
@@ -22,10 +23,9 @@ export class Agent {
     readonly breaker: Breaker,
   ) {}
 
-  /** Takes tasks from the default pool: closed or half-open, not draining, has a run function. */
+  /** Takes tasks from the default pool: eligible by the one rule (eligibility.ts) with no task in view. */
   get routable(): boolean {
-    const state = this.breaker.state;
-    return (state === 'closed' || state === 'half_open') && !this.draining && this.run !== undefined;
+    return whyNot(this) === undefined;
   }
 }
 

@@ -28,14 +28,18 @@ export class AttemptContext implements CallContext {
   private abortReason: unknown;
   private aborted = false;
 
+  private registry: SignalRegistry | undefined;
+
   constructor(
     readonly attempt: number,
     readonly agentId: string,
     private readonly givenTaskId: string | undefined,
     /** Names the task when no id was given; the string is built only if someone reads it. */
     readonly taskNumber: number,
-    private registry?: SignalRegistry,
-  ) {}
+    registry?: SignalRegistry,
+  ) {
+    this.registry = registry;
+  }
 
   /** The attempt is over: its registry forgets it, and a signal first read later is not tracked. */
   finished(): void {

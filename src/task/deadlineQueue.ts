@@ -1,8 +1,12 @@
 /**
  * Every attempt deadline of a supervisor in one min-heap, with one clock timer armed for the
- * earliest: no `setTimeout` per call (DESIGN principle 2), and the simulated clock drives it.
+ * earliest: no `setTimeout` per call (docs/architecture.md, principle 2), and the simulated clock
+ * drives it. The timer holds the process open only while a deadline is pending (a caller awaits
+ * that task); once the heap is empty it stays armed but unref'd, so the next task does not pay for
+ * a new timer and an idle process exits (principle 12).
  */
 import type { Clock } from '../../machines/breakerOptions.js';
+import { holdProcess } from '../common/clock.js';
 
 export interface Deadline {
   /** Clock time at which `expire` runs. */
@@ -29,6 +33,7 @@ export class DeadlineQueue {
     this.heap.push(entry);
     this.up(entry.heapIndex);
     if (at < this.armedFor) this.arm();
+    else if (this.heap.length === 1) holdProcess(this.timer, true);
   }
 
   cancel(entry: Deadline): void {
@@ -43,6 +48,7 @@ export class DeadlineQueue {
       this.up(i);
     }
     // The timer stays armed; it re-arms for the new head when it fires (cheaper than clearing).
+    if (this.heap.length === 0) holdProcess(this.timer, false);
   }
 
   /** Clears the timer and forgets every deadline. */
@@ -63,8 +69,11 @@ export class DeadlineQueue {
       return;
     }
     this.armedFor = head.deadlineAt;
-    this.timer = this.clock.setTimeout(() => this.fire(), Math.max(0, head.deadlineAt - this.clock.now()));
+    this.timer = this.clock.setTimeout(this.onTimer, Math.max(0, head.deadlineAt - this.clock.now()));
+    holdProcess(this.timer, true);
   }
+
+  private readonly onTimer = (): void => this.fire();
 
   private fire(): void {
     this.timer = undefined;

@@ -1,19 +1,21 @@
 /**
- * One routed task: picks an agent, runs the attempt, fails over, settles exactly once.
+ * One routed task past its first attempt: picks an agent, runs the attempt, fails over, settles
+ * exactly once. The healthy closed call never gets here (taskRouter.ts runs it with no TaskRun).
  *
  * Two ways to wait for an attempt, chosen per task:
- * - the fast path (no deadline, no caller signal): the attempt's own promise is chained with
- *   `then`, which costs about as much as a bare `await`;
- * - the raced path (a deadline or a caller signal): the task owns its promise, so a deadline (from
- *   the supervisor's one `DeadlineQueue`), an abort or `stop()` can settle it at once while the
- *   agent is still busy; a late result of an abandoned attempt is ignored by its token.
+ * - chained (no deadline, no caller signal): the attempt's own promise is chained with `then`,
+ *   which costs about as much as a bare `await`;
+ * - raced (a deadline or a caller signal): the task owns its promise, so a deadline (from the
+ *   supervisor's one `DeadlineQueue`), an abort or `stop()` can settle it at once while the agent
+ *   is still busy; the abandoned attempt has ended, so its late result changes nothing.
+ *
+ * Every attempt ends through `Attempt.end` (attempt.ts); the task's own count ends in `finish`.
  */
 
 import { NOT_ADMITTED } from '../breaker/breaker.js';
 import { describeReason } from '../common/describeReason.js';
 import {
   type AllAgentsFailedError,
-  type AttemptKind,
   type AttemptRecord,
   AttemptTimeoutError,
   SupervisorStoppedError,
@@ -21,105 +23,138 @@ import {
   withoutStack,
 } from '../common/errors.js';
 import type { Agent, RunFunction } from '../pool/agent.js';
+import { type TaskEligibility, whyNot } from '../pool/eligibility.js';
 import type { SupervisorCore } from '../supervisor/supervisorCore.js';
-import { AttemptContext } from './callContext.js';
+import { Attempt } from './attempt.js';
+import type { CallContext } from './callContext.js';
 import type { Deadline } from './deadlineQueue.js';
+import { asPromise, isThenable } from './thenable.js';
 
-type TaskFunction = (agentId: string, ctx: AttemptContext) => unknown;
+export type TaskFunction = (agentId: string, ctx: CallContext) => unknown;
 
-export class TaskRun implements Deadline {
+/** What a task is: named fields instead of a row of positional `undefined`s. */
+export interface TaskSpec {
+  /** The value the agents' `run` receives (`route`). */
+  readonly task?: unknown;
+  /** The task's own function (`routeTask`), called instead of the agents' `run`. */
+  readonly taskFn?: TaskFunction | undefined;
+  /** The caller's id for the task; `task-<taskNumber>` when absent. */
+  readonly taskId?: string | undefined;
+  readonly taskNumber: number;
+  /** The candidates named for this task, in order; undefined for the whole pool. */
+  readonly candidates?: readonly Agent[] | undefined;
+  readonly signal?: AbortSignal | undefined;
+  /** Per-attempt deadline in ms; 0 for none. */
+  readonly timeoutMs: number;
+  /** The agent the route already picked for the first attempt: a task is picked for once. */
+  readonly picked?: Agent | undefined;
+}
+
+export class TaskRun implements Deadline, TaskEligibility {
   /** Links in the supervisor's list of running tasks (for `stop()`), without a Set. */
   prev: TaskRun | undefined;
   next: TaskRun | undefined;
   deadlineAt = 0;
   heapIndex = -1;
 
-  attempt = 0;
-  private agent: Agent | undefined;
-  private generation = 0;
-  private startedAt = 0;
-  private ctx: AttemptContext | undefined;
-  /** Agents this task ran on, and agents that refused admission (half-open with no permit). */
-  private tried: Agent[] | undefined;
-  private refused: Agent[] | undefined;
+  /** Attempts made so far. */
+  attemptCount = 0;
+  /** Agents this task ran on, and half-open agents that refused admission (no permit). */
+  tried: Agent[] | undefined;
+  refused: Agent[] | undefined;
+  panic = false;
+  readonly ownFunction: boolean;
+
+  private readonly task: unknown;
+  private readonly taskFn: TaskFunction | undefined;
+  private readonly givenTaskId: string | undefined;
+  private readonly taskNumber: number;
+  private readonly candidates: readonly Agent[] | undefined;
+  private readonly signal: AbortSignal | undefined;
+  private readonly timeoutMs: number;
+  private picked: Agent | undefined;
+
+  private current: Attempt | undefined;
   private attempts: AttemptRecord[] | undefined;
-  private panic = false;
   private stoppedBySupervisor = false;
   private budgetSpent = false;
   /** Set when `isFailure` returned false: the caller gets the agent's own error. */
   private notCounted = false;
+  private finished = false;
   // Raced path only.
-  private token = 0;
   private settled = false;
   private resolve: ((value: unknown) => void) | undefined;
   private reject: ((error: unknown) => void) | undefined;
-  private skipFn: ((agent: Agent) => boolean) | undefined;
+  private skipUntried: ((agent: Agent) => boolean) | undefined;
 
   constructor(
     private readonly core: SupervisorCore,
-    private readonly task: unknown,
-    private readonly taskFn: TaskFunction | undefined,
-    private readonly givenTaskId: string | undefined,
-    private readonly taskNumber: number,
-    /** The candidates named for this task, in order; undefined for the whole pool. */
-    private readonly candidates: readonly Agent[] | undefined,
-    private readonly signal: AbortSignal | undefined,
-    private readonly timeoutMs: number,
-  ) {}
+    spec: TaskSpec,
+  ) {
+    this.task = spec.task;
+    this.taskFn = spec.taskFn;
+    this.ownFunction = spec.taskFn !== undefined;
+    this.givenTaskId = spec.taskId;
+    this.taskNumber = spec.taskNumber;
+    this.candidates = spec.candidates;
+    this.signal = spec.signal;
+    this.timeoutMs = spec.timeoutMs;
+    this.picked = spec.picked;
+  }
 
   get taskId(): string {
     return this.givenTaskId ?? `task-${this.taskNumber}`;
+  }
+
+  /** The attempt number of the current (or last) attempt. */
+  get attempt(): number {
+    return this.attemptCount;
   }
 
   /** Starts the task; the promise settles exactly once. */
   start(): Promise<unknown> {
     const core = this.core;
     core.retryBudget?.deposit();
-    core.link(this);
+    core.running.started();
+    core.running.link(this);
     if (this.timeoutMs > 0 || this.signal !== undefined) return this.startRaced();
     try {
-      return this.runFast();
+      return this.runChained();
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
   /**
-   * Takes over a task whose first attempt ran on the supervisor's fast path and failed: records
-   * that failure and goes on with the next attempt.
+   * Takes over a task whose first attempt ran on the fast path and failed: the task's running
+   * count comes with it (it was counted when routed), so a drain cannot end in between.
    */
-  resumeAfterFailedAttempt(
-    agent: Agent,
-    generation: number,
-    startedAt: number,
-    ctx: AttemptContext,
-    error: unknown,
-  ): Promise<unknown> {
-    this.attempt = 1;
-    this.agent = agent;
-    this.generation = generation;
-    this.startedAt = startedAt;
-    this.ctx = ctx;
-    this.core.link(this);
-    if (this.failed(error, 'failed')) return this.runFast();
-    throw this.finalError(error);
+  resumeAfterFailedAttempt(attempt: Attempt, error: unknown): Promise<unknown> {
+    this.attemptCount = 1;
+    this.current = attempt;
+    this.core.running.link(this);
+    try {
+      if (this.failed(error, 'failed')) return this.runChained();
+      return Promise.reject(this.finalError(error));
+    } catch (bug) {
+      return Promise.reject(bug);
+    }
   }
 
-  // ─── the fast path ──────────────────────────────────────────────────────────────────────────
+  // ─── chained ────────────────────────────────────────────────────────────────────────────────
 
-  private runFast(): Promise<unknown> {
+  private runChained(): Promise<unknown> {
     for (;;) {
-      const agent = this.beginAttempt();
-      if (agent === undefined) throw this.exhausted();
+      const attempt = this.beginAttempt();
+      if (attempt === undefined) throw this.exhausted();
       let result: unknown;
       try {
-        result = this.invoke(agent);
+        result = this.invoke(attempt);
       } catch (error) {
         if (this.failed(error, 'failed')) continue;
         throw this.finalError(error);
       }
-      if (result instanceof Promise) return result.then(this.onValue, this.onError);
-      if (isThenable(result)) return Promise.resolve(result).then(this.onValue, this.onError);
+      if (isThenable(result)) return asPromise(result).then(this.onValue, this.onError);
       this.succeeded(result);
       return Promise.resolve(result);
     }
@@ -131,11 +166,11 @@ export class TaskRun implements Deadline {
   };
 
   private readonly onError = (error: unknown): Promise<unknown> => {
-    if (this.failed(error, 'failed')) return this.runFast();
+    if (this.failed(error, 'failed')) return this.runChained();
     throw this.finalError(error);
   };
 
-  // ─── the raced path ─────────────────────────────────────────────────────────────────────────
+  // ─── raced ──────────────────────────────────────────────────────────────────────────────────
 
   private startRaced(): Promise<unknown> {
     return new Promise((resolve, reject) => {
@@ -155,14 +190,14 @@ export class TaskRun implements Deadline {
 
   private step(): void {
     for (;;) {
-      const agent = this.beginAttempt();
-      if (agent === undefined) {
+      const attempt = this.beginAttempt();
+      if (attempt === undefined) {
         this.settle(false, this.exhausted());
         return;
       }
       let result: unknown;
       try {
-        result = this.invoke(agent);
+        result = this.invoke(attempt);
       } catch (error) {
         if (this.failed(error, 'failed')) continue;
         this.settle(false, this.finalError(error));
@@ -173,18 +208,20 @@ export class TaskRun implements Deadline {
         this.settle(true, result);
         return;
       }
-      const token = ++this.token;
-      if (this.timeoutMs > 0) this.core.deadlines.schedule(this, this.startedAt + this.timeoutMs);
-      Promise.resolve(result).then(
-        (value) => this.attemptSettled(token, true, value),
-        (error) => this.attemptSettled(token, false, error),
+      if (this.timeoutMs > 0) {
+        const startedAt = Number.isNaN(attempt.startedAt) ? this.core.clock.now() : attempt.startedAt;
+        this.core.deadlines.schedule(this, startedAt + this.timeoutMs);
+      }
+      asPromise(result).then(
+        (value) => this.attemptSettled(attempt, true, value),
+        (error) => this.attemptSettled(attempt, false, error),
       );
       return;
     }
   }
 
-  private attemptSettled(token: number, ok: boolean, value: unknown): void {
-    if (token !== this.token || this.settled) return; // a late result of an abandoned attempt
+  private attemptSettled(attempt: Attempt, ok: boolean, value: unknown): void {
+    if (attempt !== this.current || attempt.isEnded || this.settled) return; // a late result
     this.core.deadlines.cancel(this);
     if (ok) {
       this.succeeded(value);
@@ -195,20 +232,18 @@ export class TaskRun implements Deadline {
 
   /** The attempt's deadline passed: abort it, count a timeout, fail over. */
   expire(): void {
-    if (this.settled) return;
-    this.token++;
-    const agent = this.agent as Agent;
-    const error = new AttemptTimeoutError(agent.id, this.timeoutMs);
-    this.ctx?.abort(error);
-    if (this.failed(error, 'timeout')) this.step();
+    const attempt = this.current;
+    if (this.settled || attempt === undefined || attempt.isEnded) return;
+    const error = new AttemptTimeoutError(attempt.agentId, this.timeoutMs);
+    if (this.failed(error, 'timed-out')) this.step();
     else this.settle(false, this.finalError(error));
   }
 
   private readonly onAbort = (): void => {
     if (this.settled) return;
-    const reason = describeReason(this.signal?.reason);
-    this.abandonAttempt(new TaskAbortedError(this.taskId, reason));
-    this.settle(false, new TaskAbortedError(this.taskId, reason));
+    const error = new TaskAbortedError(this.taskId, describeReason(this.signal?.reason));
+    this.abandonAttempt(error);
+    this.settle(false, error);
   };
 
   /** `stop()` reached its drain deadline with this task still running. */
@@ -218,42 +253,43 @@ export class TaskRun implements Deadline {
     if (this.resolve !== undefined) {
       if (this.settled) return;
       this.abandonAttempt(error);
-      this.core.tasksRejected++; // as the fast path counts a task stop() ends
+      this.core.tasksRejected++; // as a chained task counts a task stop() ends
       this.settle(false, error);
     } else {
-      // Fast path: the agent sees the abort; its settlement ends the task without failover.
-      this.ctx?.abort(error);
+      // Chained: the agent sees the abort; its settlement ends the task without failover.
+      this.current?.abort(error);
     }
   }
 
   private abandonAttempt(reason: unknown): void {
-    this.token++;
     this.core.deadlines.cancel(this);
-    const agent = this.agent;
-    if (agent !== undefined && this.ctx !== undefined) {
-      this.ctx.abort(reason);
-      agent.breaker.inFlight--;
-      this.ctx = undefined;
-      this.core.attemptEnded(agent);
-    }
+    this.current?.end('abandoned', '', reason);
   }
 
   private settle(ok: boolean, value: unknown): void {
     if (this.settled) return;
     this.settled = true;
     this.signal?.removeEventListener('abort', this.onAbort);
-    this.core.unlink(this);
+    this.finish();
     if (ok) (this.resolve as (value: unknown) => void)(value);
     else (this.reject as (error: unknown) => void)(value);
+  }
+
+  /** The task is over: off the running list, its count given back. Once. */
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.core.running.unlink(this);
+    this.core.running.ended();
   }
 
   // ─── attempts ───────────────────────────────────────────────────────────────────────────────
 
   /** Picks and admits the next agent, or returns undefined when the task cannot go on. */
-  private beginAttempt(): Agent | undefined {
+  private beginAttempt(): Attempt | undefined {
     const core = this.core;
-    if (this.attempt >= core.maxAttempts || this.stoppedBySupervisor || core.phase === 'stopped') return undefined;
-    if (this.attempt > 0 && core.retryBudget !== undefined && !core.retryBudget.tryWithdraw()) {
+    if (this.attemptCount >= core.maxAttempts || this.stoppedBySupervisor || core.phase === 'stopped') return undefined;
+    if (this.attemptCount > 0 && core.retryBudget !== undefined && !core.retryBudget.tryWithdraw()) {
       this.budgetSpent = true;
       return undefined;
     }
@@ -264,13 +300,15 @@ export class TaskRun implements Deadline {
       this.panic = pool.routable.length * 100 < core.panicThreshold * pool.size;
     }
     this.refused = undefined;
-    const now = core.clock.now();
     for (;;) {
       const agent = this.pick();
       if (agent === undefined) return undefined;
       const breaker = agent.breaker;
+      const state = breaker.state;
+      // Every attempt here is timed: it is off the healthy path, and its outcome may decide.
+      const now = core.clock.now();
       let generation: number;
-      if (this.panic && breaker.state === 'open') generation = breaker.generation;
+      if (this.panic && state === 'open') generation = breaker.generation;
       else {
         generation = breaker.admit(now);
         if (generation === NOT_ADMITTED) {
@@ -278,100 +316,90 @@ export class TaskRun implements Deadline {
           continue;
         }
       }
-      this.attempt++;
-      if (this.attempt > 1) core.failovers++;
-      this.agent = agent;
-      this.generation = generation;
-      this.startedAt = now;
-      this.ctx = new AttemptContext(this.attempt, agent.id, this.givenTaskId, this.taskNumber);
-      breaker.inFlight++;
-      if (core.streams.decisions.observed) core.explain(this, agent, this.candidates, this.panic, this.attempt);
-      return agent;
+      this.attemptCount++;
+      if (this.attemptCount > 1) core.failovers++;
+      const attempt = new Attempt(
+        core,
+        agent,
+        generation,
+        state === 'half_open',
+        now,
+        this.attemptCount,
+        this.givenTaskId,
+        this.taskNumber,
+      );
+      this.current = attempt;
+      if (core.streams.decisions.observed) core.explain(this, agent, this.candidates, this.attemptCount);
+      return attempt;
     }
   }
 
   private pick(): Agent | undefined {
+    const picked = this.picked;
+    if (picked !== undefined) {
+      // The route picked it already (one pick per task): use it if it still may take the task.
+      this.picked = undefined;
+      if (whyNot(picked, this) === undefined) return picked;
+    }
     const core = this.core;
     const list = this.candidates ?? (this.panic ? core.pool.ordered.items : core.pool.routable.items);
     // The common case: the whole pool, nothing tried yet: the policy reads the routable list.
     if (this.candidates === undefined && !this.panic && this.tried === undefined && this.refused === undefined) {
       return core.policy.pick(list, undefined);
     }
-    if (this.skipFn === undefined) this.skipFn = (agent) => this.mayNotTake(agent, true);
-    const untried = core.policy.pick(list, this.skipFn);
+    if (this.skipUntried === undefined) this.skipUntried = (agent) => whyNot(agent, this) !== undefined;
+    const untried = core.policy.pick(list, this.skipUntried);
     if (untried !== undefined || this.tried === undefined) return untried;
-    // Every routable candidate was tried: retry one (the seed's max_retries) rather than give up.
-    return core.policy.pick(list, (agent) => this.mayNotTake(agent, false));
+    // Every routable candidate was tried: retry one (the original design's max_retries) rather than give up.
+    return core.policy.pick(list, (agent) => whyNot(agent, this, true) !== undefined);
   }
 
-  /** Whether `agent` may not take this task's next attempt. */
-  mayNotTake(agent: Agent, excludeTried: boolean): boolean {
-    if (excludeTried && this.tried?.includes(agent)) return true;
-    if (this.refused?.includes(agent)) return true;
-    if (agent.draining) return true;
-    if (this.taskFn === undefined && agent.run === undefined) return true;
-    const state = agent.breaker.state;
-    if (state === 'closed' || state === 'half_open') return false;
-    return !(this.panic && state === 'open');
-  }
-
-  private invoke(agent: Agent): unknown {
-    const ctx = this.ctx as AttemptContext;
-    return this.taskFn !== undefined ? this.taskFn(agent.id, ctx) : (agent.run as RunFunction)(this.task, ctx);
+  private invoke(attempt: Attempt): unknown {
+    return this.taskFn !== undefined
+      ? this.taskFn(attempt.agentId, attempt)
+      : (attempt.agent.run as RunFunction)(this.task, attempt);
   }
 
   private succeeded(_value: unknown): void {
     const core = this.core;
-    const agent = this.agent as Agent;
-    const now = core.clock.now();
-    agent.breaker.inFlight--;
-    this.ctx = undefined;
+    (this.current as Attempt).end('succeeded');
     core.routingEvents++;
     core.tasksSucceeded++;
-    agent.breaker.recordSuccess(this.generation, now - this.startedAt, now);
-    core.unlink(this);
-    if (agent.draining) core.attemptEnded(agent);
+    this.finish();
   }
 
   /**
-   * Records a failed attempt. Returns true when the task should go on to another attempt, false
-   * when the error goes back to the caller (`isFailure` said it is not the agent's fault, or the
-   * supervisor stopped).
+   * Ends the current attempt with a failure. Returns true when the task should go on to another
+   * attempt, false when the error goes back to the caller (`isFailure` said it is not the agent's
+   * fault, or the supervisor stopped).
    */
-  private failed(error: unknown, kind: Exclude<AttemptKind, 'rejected'>): boolean {
+  private failed(error: unknown, outcome: 'failed' | 'timed-out'): boolean {
     const core = this.core;
-    const agent = this.agent as Agent;
-    const now = core.clock.now();
-    const durationMs = now - this.startedAt;
+    const attempt = this.current as Attempt;
     if (this.stoppedBySupervisor || core.phase === 'stopped') {
       // The agent gave up because stop() aborted it: not the agent's failure.
-      if (this.ctx !== undefined) this.abandonAttempt(error);
+      attempt.end('abandoned', '', error);
       return false;
     }
-    if (kind === 'failed') {
-      agent.breaker.inFlight--;
-      this.ctx = undefined;
-    } else this.abandonAttempt(error);
+    if (outcome === 'timed-out') core.deadlines.cancel(this);
     core.routingEvents++;
-    if (kind === 'failed' && !core.countsAsFailure(error)) {
-      agent.breaker.recordDuration(durationMs);
-      if (agent.draining) core.attemptEnded(agent);
+    if (outcome === 'failed' && !core.countsAsFailure(error)) {
+      attempt.end('not-counted');
       this.notCounted = true;
       return false;
     }
-    const reason = kind === 'timeout' ? `timed out after ${this.timeoutMs} ms` : describeReason(error);
-    if (kind === 'timeout') agent.breaker.timeouts++;
-    agent.breaker.recordFailure(this.generation, reason, now, durationMs);
-    this.attempts = append(this.attempts, { agentId: agent.id, reason, kind, durationMs });
-    this.tried = append(this.tried, agent);
-    core.logFailure(this, agent.id, reason, kind, now);
-    if (agent.draining) core.attemptEnded(agent);
+    const reason = outcome === 'timed-out' ? `timed out after ${this.timeoutMs} ms` : describeReason(error);
+    attempt.end(outcome, reason, error);
+    const kind = outcome === 'timed-out' ? 'timeout' : 'failed';
+    this.attempts = append(this.attempts, { agentId: attempt.agentId, reason, kind, durationMs: attempt.durationMs });
+    this.tried = append(this.tried, attempt.agent);
+    core.logFailure(this, attempt.agentId, reason, kind, attempt.endedAt);
     return true;
   }
 
   private finalError(error: unknown): unknown {
-    this.core.unlink(this);
     if (this.notCounted) {
+      this.finish();
       this.core.tasksFailed++;
       return error;
     }
@@ -381,7 +409,7 @@ export class TaskRun implements Deadline {
   /** Every attempt failed, or no agent could take the task: say who and why, without a stack. */
   private exhausted(): AllAgentsFailedError | SupervisorStoppedError {
     const core = this.core;
-    core.unlink(this);
+    this.finish();
     if (this.stoppedBySupervisor || core.phase === 'stopped') {
       core.tasksRejected++;
       return withoutStack.supervisorStopped(this.taskId, 'the supervisor stopped before the task finished');
@@ -393,10 +421,9 @@ export class TaskRun implements Deadline {
     if (this.budgetSpent) {
       listed.push({ agentId: '', reason: 'retry budget spent', kind: 'rejected', durationMs: 0 });
     } else if (attempts.length < core.maxAttempts) {
-      core.listRejected(this.candidates, this.refused, listed, core.maxAttempts - attempts.length, this.tried);
+      core.listRejected(this.candidates, this, listed, core.maxAttempts - attempts.length);
     }
-    if (core.streams.decisions.observed && attempts.length === 0)
-      core.explain(this, undefined, this.candidates, this.panic, 1);
+    if (core.streams.decisions.observed && attempts.length === 0) core.explain(this, undefined, this.candidates, 1);
     return withoutStack.allAgentsFailed(this.taskId, listed);
   }
 }
@@ -406,15 +433,4 @@ function append<T>(list: T[] | undefined, item: T): T[] {
   if (list === undefined) return [item];
   list.push(item);
   return list;
-}
-
-export function isThenable(value: unknown): value is PromiseLike<unknown> {
-  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false;
-  try {
-    return typeof (value as { then?: unknown }).then === 'function';
-  } catch {
-    // A `then` getter that throws: `Promise.resolve()` reads it again and rejects with its error,
-    // so the attempt fails like any other instead of escaping the task's bookkeeping.
-    return true;
-  }
 }
