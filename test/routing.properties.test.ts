@@ -149,8 +149,9 @@ async function expectCaught(
 }
 
 type Pick = (candidates: readonly Agent[], skip: ((agent: Agent) => boolean) | undefined) => Agent | undefined;
-const policyOf = (supervisor: Supervisor<Task, unknown>) =>
-  (supervisor as unknown as { policy: { pick: Pick } }).policy;
+/** The supervisor's router (src/task/taskRouter.ts), where routing's settings live: mutants patch it. */
+const routerOf = <T>(supervisor: Supervisor<Task, unknown>) => (supervisor as unknown as { router: T }).router;
+const policyOf = (supervisor: Supervisor<Task, unknown>) => routerOf<{ policy: { pick: Pick } }>(supervisor).policy;
 
 describe('routing properties over generated pools', () => {
   it(
@@ -195,7 +196,7 @@ describe('routing properties over generated pools', () => {
     // (Its decisions then say `panic: true` too: that property is left out to see this one.)
     const violation = await expectCaught(
       (supervisor) => {
-        (supervisor as unknown as { panicThreshold: number }).panicThreshold = 101;
+        routerOf<{ panicThreshold: number }>(supervisor).panicThreshold = 101;
       },
       ['decisions match the attempts'],
     );
@@ -204,7 +205,7 @@ describe('routing properties over generated pools', () => {
 
   it('catch a router that makes one attempt too many', async () => {
     const violation = await expectCaught((supervisor) => {
-      const core = supervisor as unknown as { maxAttempts: number };
+      const core = routerOf<{ maxAttempts: number }>(supervisor);
       core.maxAttempts += 1;
     });
     // The extra attempt runs, or the error lists more attempts than allowed, whichever comes first.
@@ -213,7 +214,7 @@ describe('routing properties over generated pools', () => {
 
   it('catch a router that gives up one attempt early', async () => {
     const violation = await expectCaught((supervisor) => {
-      const core = supervisor as unknown as { maxAttempts: number };
+      const core = routerOf<{ maxAttempts: number }>(supervisor);
       if (core.maxAttempts > 1) core.maxAttempts -= 1;
     });
     expect(violation.property).toBe('gives up only when no candidate is left');

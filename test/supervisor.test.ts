@@ -603,8 +603,8 @@ describe('observables', () => {
     expect(await supervisor.route('t', { taskId: 'job-7' })).toBe('agent-3:t');
     expect(failures).toEqual(['job-7/agent-2: agent-2 down']);
     expect(decisions.map((d) => [d.attempt, d.chosen, d.skipped.map((s) => `${s.agentId}:${s.reason}`)])).toEqual([
-      [1, 'agent-2', ['agent-1:isolated']],
-      [2, 'agent-3', ['agent-1:isolated', 'agent-2:tried']],
+      [1, 'agent-2', ['agent-1:circuit isolated']],
+      [2, 'agent-3', ['agent-1:circuit isolated', 'agent-2:tried']],
     ]);
     await supervisor.stop();
   });
