@@ -10,6 +10,7 @@ import {
   type BreakerContext,
   type BreakerEvent,
   circuitBreakerMachine,
+  mayAdmitProbe,
 } from '../machines/circuitBreaker.js';
 import { ConfigError } from '../src/common/errors.js';
 import { checkBreakerMachine } from '../src/testing/modelCheck.js';
@@ -23,9 +24,10 @@ describe('modelCheck()', () => {
   it('passes the default configuration with every state and edge explored', () => {
     const result = modelCheck();
     expect(result).toMatchObject({ ok: true, complete: true, violations: [] });
-    // 138 states and 1224 edges before the lease, peers and restores (issue 8).
+    // 138 states and 1224 edges before the lease, peers and restores (issue 8); 2562 edges before
+    // permit requests naming a window and PROBE_RELEASED (four events more per state, no state more).
     expect(result.states).toBe(168);
-    expect(result.edges).toBeGreaterThanOrEqual(2562);
+    expect(result.edges).toBeGreaterThanOrEqual(3234);
   });
 
   it('passes every configuration of the grid, agreeing with our own exploration on the states', () => {
@@ -244,6 +246,145 @@ describe('modelCheck()', () => {
     expect(result.violations.map((v) => v.invariant)).toContain(invariant);
   });
 
+  /** `probeBudgetLeft`'s request test: the PROBE names the current window, or none. */
+  const currentWindow = ({ context, event }: { context: BreakerContext; event: BreakerEvent }) =>
+    event.type === 'PROBE' && (event.generation === undefined || event.generation === context.generation);
+  const keepsThePermit = {
+    actions: {
+      releaseProbe: assign(({ context }: { context: BreakerContext }) => ({ probesAdmitted: context.probesAdmitted })),
+    },
+  };
+  const releaseOnly = 'PROBE_RELEASED gives back one permit of the current window, and changes nothing else';
+  const liveness = 'a permit given back is admitted again';
+
+  it.each([
+    [
+      'a permit is given back with none out',
+      { guards: { probePermitOut: () => true } },
+      ['probe permits are never negative', 'never more probe successes than probes admitted', releaseOnly],
+      'PROBE_RELEASED',
+    ],
+    [
+      "a succeeded probe's permit is given back",
+      {
+        guards: {
+          probePermitOut: ({ context, event }: { context: BreakerContext; event: BreakerEvent }) =>
+            event.type === 'PROBE_RELEASED' && event.generation === context.generation && context.probesAdmitted > 0,
+        },
+      },
+      ['never more probe successes than probes admitted', releaseOnly],
+      'PROBE_RELEASED',
+    ],
+    [
+      'a permit of an older window is given back',
+      {
+        guards: {
+          probePermitOut: ({ context }: { context: BreakerContext }) => context.probesAdmitted > context.probeSuccesses,
+        },
+      },
+      [releaseOnly],
+      'PROBE_RELEASED',
+    ],
+    ['PROBE_RELEASED keeps the permit', keepsThePermit, [releaseOnly, liveness], 'PROBE_RELEASED'],
+    [
+      'PROBE_RELEASED starts a new generation',
+      {
+        actions: {
+          releaseProbe: assign(({ context }: { context: BreakerContext }) => ({
+            probesAdmitted: context.probesAdmitted - 1,
+            generation: context.generation + 1,
+          })),
+        },
+      },
+      [releaseOnly],
+      'PROBE_RELEASED',
+    ],
+    [
+      'a request for an older window takes a permit',
+      { guards: { probeBudgetLeft: ({ context }: { context: BreakerContext }) => mayAdmitProbe(context) } },
+      ['a PROBE for an older window changes nothing'],
+      'PROBE',
+    ],
+    [
+      'the guard admits probes without the lease, unlike mayAdmitProbe()',
+      {
+        guards: {
+          probeBudgetLeft: (args: { context: BreakerContext; event: BreakerEvent }) =>
+            currentWindow(args) && args.context.probesAdmitted < args.context.policy.halfOpenMaxCalls,
+        },
+      },
+      ['mayAdmitProbe() answers every PROBE of a half-open window as the machine does'],
+      'PROBE',
+    ],
+    [
+      // The window a release leaves has the key of one reached with fewer steps, which is the one
+      // explored further: only the two-step invariant, stepping from the release's own target, sees it.
+      'a permit given back is lost to context the state key leaves out',
+      {
+        guards: {
+          probeBudgetLeft: (args: { context: BreakerContext; event: BreakerEvent }) =>
+            currentWindow(args) && mayAdmitProbe(args.context) && args.context.changeReason !== 'permit released',
+        },
+        actions: {
+          releaseProbe: assign(({ context }: { context: BreakerContext }) => ({
+            probesAdmitted: context.probesAdmitted - 1,
+            changeReason: 'permit released',
+          })),
+        },
+      },
+      [liveness],
+      'PROBE_RELEASED',
+    ],
+  ] as const)(
+    'its built-in invariants on probe permits catch a broken machine: %s',
+    (_name, implementations, invariants, last) => {
+      const broken = circuitBreakerMachine.provide(
+        implementations as Parameters<typeof circuitBreakerMachine.provide>[0],
+      );
+      // A permit given back with none out makes the space infinite: maxStates bounds it.
+      const result = checkBreakerMachine(broken, {
+        breaker: { failureThreshold: 2, halfOpenMaxCalls: 2 },
+        maxStates: 500,
+      });
+      expect(result.ok).toBe(false);
+      const names = result.violations.map((v) => v.invariant);
+      for (const invariant of invariants) {
+        const found = result.violations.find((v) => v.invariant === invariant);
+        expect(found, names.join('; ')).toBeDefined();
+        // The shortest counterexample: into a granted window, a probe, then the step that breaks it.
+        expect(found?.path.length).toBeLessThanOrEqual(6);
+        expect(found?.path.at(-1)?.type).toBe(last);
+      }
+    },
+  );
+
+  it('only the two-step invariant sees a permit lost to context the state key leaves out', () => {
+    const lost = circuitBreakerMachine.provide({
+      guards: {
+        probeBudgetLeft: (args) =>
+          currentWindow(args) && mayAdmitProbe(args.context) && args.context.changeReason !== 'permit released',
+      },
+      actions: {
+        releaseProbe: assign(({ context }) => ({
+          probesAdmitted: context.probesAdmitted - 1,
+          changeReason: 'permit released',
+        })),
+      },
+    });
+    const result = checkBreakerMachine(lost, { breaker: { failureThreshold: 2, halfOpenMaxCalls: 2 } });
+    expect(result.violations.map((v) => v.invariant)).toEqual([liveness]);
+  });
+
+  it("a broken release's counterexample replays on the real machine, which gives the permit back", () => {
+    const breaker = { failureThreshold: 2, halfOpenMaxCalls: 2 };
+    const broken = circuitBreakerMachine.provide(keepsThePermit as Parameters<typeof circuitBreakerMachine.provide>[0]);
+    const found = checkBreakerMachine(broken, { breaker }).violations.find((v) => v.invariant === releaseOnly);
+    expect(types(found?.path ?? [])).toEqual(['RESTORE', 'LEASE_GRANTED', 'PROBE', 'PROBE_RELEASED']);
+    expect(found?.state.context.probesAdmitted).toBe(1);
+    const replay = replayPath(found?.path ?? [], breaker);
+    expect(replay.snapshots.map((s) => s.context.probesAdmitted)).toEqual([0, 0, 0, 1, 0]);
+  });
+
   it('explores the lease with a lease actor that never answers, whatever the machine provides', () => {
     // A machine whose lease grants at once explores the same space: the answer is an explicit step.
     const granting = circuitBreakerMachine.provide({ actors: { probeLease: alwaysGrantedLease } });
@@ -312,6 +453,43 @@ describe('replayPath()', () => {
       ['pending', 0],
       ['granted', 0],
       ['granted', 1],
+    ]);
+  });
+
+  it('replays permit requests naming a window and permits given back', () => {
+    const { states, snapshots } = replayPath(
+      [
+        { type: 'FAILURE', generation: 0, at: 0, reason: 'boom' },
+        { type: AFTER_BACKOFF },
+        { type: 'LEASE_GRANTED' },
+        { type: 'PROBE', at: 0, generation: 2 },
+        { type: 'PROBE_RELEASED', generation: 1, at: 0 }, // a probe of an older window: nothing
+        { type: 'PROBE_RELEASED', generation: 2, at: 0 }, // this window's: the permit is back
+        { type: 'PROBE_RELEASED', generation: 2, at: 0 }, // none out: nothing
+        { type: 'PROBE', at: 0, generation: 1 }, // queued behind the change to half-open: refused
+        { type: 'PROBE', at: 0, generation: 2 },
+        { type: 'PROBE', at: 0 },
+        { type: 'SUCCESS', generation: 2, at: 0 },
+        { type: 'PROBE_RELEASED', generation: 2, at: 0 }, // one permit is still out
+        { type: 'PROBE', at: 0, generation: 2 },
+        { type: 'SUCCESS', generation: 2, at: 0 },
+      ],
+      { failureThreshold: 1, halfOpenMaxCalls: 2 },
+    );
+    expect(states).toEqual(['closed', 'open', ...Array(12).fill('half_open'), 'closed']);
+    expect(snapshots.slice(3).map((s) => [s.context.probesAdmitted, s.context.probeSuccesses])).toEqual([
+      [0, 0],
+      [1, 0],
+      [1, 0],
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [1, 0],
+      [2, 0],
+      [2, 1],
+      [1, 1],
+      [2, 1],
+      [0, 0],
     ]);
   });
 
@@ -427,6 +605,9 @@ describe('replayPath()', () => {
     ],
     [[{ type: 'FAILURE', generation: '0', at: 0, reason: 'boom' }], {}, 'path[0].generation'],
     [[{ type: 'FAILURE', generation: 0, at: 0 }], {}, 'path[0].reason'],
+    [[{ type: 'PROBE_RELEASED', at: 0 }], {}, 'path[0].generation'],
+    [[{ type: 'PROBE_RELEASED', generation: 0.5, at: 0 }], {}, 'path[0].generation'],
+    [[{ type: 'PROBE', at: 0, generation: '1' }], {}, 'path[0].generation'],
     [[{ ...restore, lastFailureAt: undefined }], {}, 'path[0].lastFailureAt'],
     [[{ ...restore, lastFailureAt: '5' }], {}, 'path[0].lastFailureAt'],
     [[{ ...restore, lastFailureReason: 7 }], {}, 'path[0].lastFailureReason'],

@@ -9,9 +9,14 @@
  * close, and restores from a snapshot.
  */
 import { describe, expect, it } from 'vitest';
-import { createActor, transition } from 'xstate';
+import { assign, createActor, transition } from 'xstate';
 import type { BreakerOptions } from '../machines/breakerOptions.js';
-import { type BreakerEvent, localBreakerMachine } from '../machines/circuitBreaker.js';
+import {
+  type BreakerContext,
+  type BreakerEvent,
+  localBreakerMachine,
+  mayAdmitProbe,
+} from '../machines/circuitBreaker.js';
 import {
   AFTER_BACKOFF,
   AFTER_HALF_OPEN_TIMEOUT,
@@ -58,6 +63,7 @@ function stateProblems(s: Snapshot, policy: Policy): string[] {
   const problems: string[] = [];
   const { initialMs, maxMs } = policy.backoff;
   if (c.probesAdmitted > policy.halfOpenMaxCalls) problems.push(`more than halfOpenMaxCalls probes admitted`);
+  if (c.probesAdmitted < 0 || c.probeSuccesses < 0) problems.push(`negative probe permits`);
   if (c.probeSuccesses > c.probesAdmitted) problems.push('more probe successes than probes');
   if (s.value !== 'half_open' && (c.probesAdmitted !== 0 || c.probeSuccesses !== 0)) {
     problems.push('probe permits outside half-open');
@@ -75,7 +81,10 @@ function stateProblems(s: Snapshot, policy: Policy): string[] {
 
 const PEER_OR_RESTORE = new Set(['PEER_TRIPPED', 'PEER_CLOSED', 'RESTORE']);
 
-function edgeProblems({ from, event, to, fromKey, toKey }: Edge, policy: Policy): string[] {
+/** The snapshot `event` leads to from `snapshot`, on the machine explored. */
+type Step = (snapshot: Snapshot, event: BreakerEvent) => Snapshot;
+
+function edgeProblems({ from, event, to, fromKey, toKey }: Edge, policy: Policy, step: Step): string[] {
   const problems: string[] = [];
   const f = from.context;
   const t = to.context;
@@ -101,11 +110,42 @@ function edgeProblems({ from, event, to, fromKey, toKey }: Edge, policy: Policy)
   if (from.value === 'isolated' && event.type !== 'RESET' && !unchanged)
     problems.push(`isolated left by ${event.type}`);
 
-  // Half-open hands out one permit per request while it holds the lease and the budget lasts.
-  if (from.value === 'half_open' && event.type === 'PROBE') {
+  // Half-open hands out one permit per request for its own window while it holds the lease and the
+  // budget lasts; mayAdmitProbe(), which the runtime answers callers by, says the same. A request
+  // naming an older window (queued behind a state change) changes nothing, in any state.
+  const currentWindow = event.type === 'PROBE' && (event.generation === undefined || event.generation === f.generation);
+  if (event.type === 'PROBE' && !currentWindow && !unchanged)
+    problems.push(`a PROBE for an older window changed ${from.value}`);
+  if (from.value === 'half_open' && currentWindow) {
     const expected = f.probeLease === 'granted' ? Math.min(f.probesAdmitted + 1, M) : f.probesAdmitted;
     if (to.value !== 'half_open' || t.probesAdmitted !== expected) {
       problems.push(`PROBE gave ${t.probesAdmitted} permits after ${f.probesAdmitted} (lease ${f.probeLease})`);
+    }
+    if (mayAdmitProbe(f) !== (t.probesAdmitted === f.probesAdmitted + 1)) {
+      problems.push(
+        `mayAdmitProbe() said ${mayAdmitProbe(f)}, PROBE gave ${t.probesAdmitted} after ${f.probesAdmitted}`,
+      );
+    }
+  }
+
+  // A probe that ended with no verdict gives its permit back: in half-open, for the current
+  // window, if one is out (admitted, not succeeded); nothing else moves (state, generation,
+  // successes, lease). Anything else ignores it. Given back, the permit goes to the next request.
+  if (event.type === 'PROBE_RELEASED') {
+    const gives =
+      from.value === 'half_open' && event.generation === f.generation && f.probesAdmitted > f.probeSuccesses;
+    const expected = f.probesAdmitted - (gives ? 1 : 0);
+    const released = keyOf({ ...from, context: { ...f, probesAdmitted: expected } } as Snapshot);
+    if (to.value !== from.value || t.generation !== f.generation || toKey !== released) {
+      problems.push(`PROBE_RELEASED of generation ${event.generation} led to ${toKey}, expected ${released}`);
+    }
+    if (gives && f.probeLease === 'granted') {
+      const again = step(to, { type: 'PROBE', at: 0, generation: t.generation });
+      if (again.value !== 'half_open' || again.context.probesAdmitted !== f.probesAdmitted) {
+        problems.push(
+          `a permit given back was not admitted again (${again.context.probesAdmitted} after ${f.probesAdmitted})`,
+        );
+      }
     }
   }
   // The lease's answer sets the lease of the window, nothing else.
@@ -219,6 +259,7 @@ function edgeProblems({ from, event, to, fromKey, toKey }: Edge, policy: Policy)
 
 function check(exploration: Exploration): string[] {
   const policy = documentedPolicy(exploration.options);
+  const step: Step = (snapshot, event) => transition(exploration.machine, snapshot, event)[0];
   const byKey = exploration.adjacency;
   const failures: string[] = [];
   for (const key of exploration.keys) {
@@ -226,7 +267,7 @@ function check(exploration: Exploration): string[] {
     for (const p of stateProblems(state, policy)) failures.push(`${key}: ${p}`);
   }
   for (const edge of exploration.edges) {
-    for (const p of edgeProblems(edge, policy)) {
+    for (const p of edgeProblems(edge, policy, step)) {
       failures.push(`${edge.fromKey} --${JSON.stringify(edge.event)}--> ${edge.toKey}: ${p}`);
     }
   }
@@ -254,6 +295,48 @@ describe('exhaustive exploration of the breaker machine', () => {
     // Every state value is reachable in every configuration.
     const values = new Set(exploration.keys.map((k) => k.split('|')[0]));
     expect(values).toEqual(new Set(['closed', 'open', 'half_open', 'isolated']));
+  });
+
+  it('explores permit requests for older windows and permits given back, in every state', () => {
+    const { edges } = explored.get('defaults') as Exploration;
+    const some = (test: (e: Edge) => boolean) => edges.some(test);
+    const stale = (e: Edge) => 'generation' in e.event && e.event.generation === e.from.context.generation - 1;
+    for (const state of ['closed', 'open', 'half_open', 'isolated']) {
+      for (const type of ['PROBE', 'PROBE_RELEASED']) {
+        expect(
+          some((e) => e.event.type === type && e.from.value === state && stale(e)),
+          `${type} of an older window in ${state}`,
+        ).toBe(true);
+        expect(
+          some((e) => e.event.type === type && e.from.value === state && !stale(e)),
+          `${type} of this window in ${state}`,
+        ).toBe(true);
+      }
+    }
+    // A request for an older window is refused where one for this window takes a permit.
+    const granted = edges.filter(
+      (e) =>
+        e.from.value === 'half_open' && e.from.context.probeLease === 'granted' && e.from.context.probesAdmitted === 0,
+    );
+    expect(granted.some((e) => e.event.type === 'PROBE' && stale(e) && e.fromKey === e.toKey)).toBe(true);
+    expect(granted.some((e) => e.event.type === 'PROBE' && !stale(e) && e.to.context.probesAdmitted === 1)).toBe(true);
+    // A permit of this window is given back; one of an older window, or none out, changes nothing.
+    const releases = edges.filter((e) => e.event.type === 'PROBE_RELEASED');
+    const given = releases.filter((e) => e.to.context.probesAdmitted === e.from.context.probesAdmitted - 1);
+    expect(given.length).toBeGreaterThan(0);
+    expect(given.every((e) => e.from.value === 'half_open' && !stale(e))).toBe(true);
+    expect(releases.some((e) => e.from.value === 'half_open' && e.from.context.probesAdmitted > 0 && stale(e))).toBe(
+      true,
+    );
+    expect(
+      releases.some(
+        (e) =>
+          e.from.value === 'half_open' &&
+          e.from.context.probesAdmitted === e.from.context.probeSuccesses &&
+          e.from.context.probesAdmitted > 0,
+      ),
+    ).toBe(true);
+    expect(releases.filter((e) => !given.includes(e)).every((e) => e.fromKey === e.toKey)).toBe(true);
   });
 
   it('explores the shared-state events: the lease, peers, restores', () => {
@@ -300,8 +383,9 @@ describe('exhaustive exploration of the breaker machine', () => {
     // half-open windows holding the lease.
     expect(keys.length).toBe(expectedConsecutiveStates(5, 3, 12));
     expect(keys.length).toBeGreaterThanOrEqual(168);
-    // Before the lease, peers and restores (issue 8): 138 states and 1362 edges.
-    expect(edges.length).toBeGreaterThanOrEqual(3222);
+    // Before the lease, peers and restores (issue 8): 138 states and 1362 edges; 3222 edges before
+    // permit requests naming a window and PROBE_RELEASED, which add edges and no state.
+    expect(edges.length).toBeGreaterThanOrEqual(3894);
   });
 
   it('the machine breakers run without a shared lease steps exactly like the chart answering the lease at once', () => {
@@ -362,10 +446,11 @@ describe('exhaustive exploration of the breaker machine', () => {
       `breaker model check, ${grid.length} configurations:\n  ${rows.join('\n  ')}\n  total: ${states} states, ${edges} edges`,
     );
     expect(grid.length).toBeGreaterThanOrEqual(39);
-    // Measured: 1660 states and 47,801 edges over the 39 configurations (1301 and 27,453 before
-    // the lease, peers and restores of issue 8).
+    // Measured: 1660 states and 54,441 edges over the 39 configurations (1301 and 27,453 before
+    // the lease, peers and restores of issue 8; 47,801 edges before permit requests naming a
+    // window and PROBE_RELEASED).
     expect(states).toBeGreaterThanOrEqual(1660);
-    expect(edges).toBeGreaterThanOrEqual(47_801);
+    expect(edges).toBeGreaterThanOrEqual(54_441);
   });
 
   it('keys states by value and guard-read context only, so the space is finite', () => {
@@ -395,8 +480,137 @@ describe('exhaustive exploration of the breaker machine', () => {
     expect(peerTripped.context.generation).not.toBe(tripped.context.generation);
     expect(peerTripped.context.nextProbeAt).not.toBe(tripped.context.nextProbeAt);
     expect(keyOf(peerTripped)).toBe(keyOf(tripped));
+    // A window that gave a permit back is the window before that permit was taken: same key, same
+    // generation (what a request or a release names), whatever else its context holds.
+    const window = step(
+      fresh,
+      {
+        type: 'RESTORE',
+        at: 0,
+        state: 'half_open',
+        failureCount: 5,
+        backoffMs: 1000,
+        nextProbeAt: null,
+        lastFailureAt: null,
+        lastFailureReason: null,
+      },
+      { type: 'LEASE_GRANTED' },
+    );
+    const probed = step(window, { type: 'PROBE', at: 5, generation: window.context.generation });
+    const released = step(probed, { type: 'PROBE_RELEASED', at: 9, generation: window.context.generation });
+    expect(keyOf(probed)).not.toBe(keyOf(window));
+    expect([keyOf(released), released.context.generation]).toEqual([keyOf(window), window.context.generation]);
+    expect(keys).toContain(keyOf(released));
     // Context a guard reads does tell states apart.
     expect(keyOf(step(reset, failure(reset, 600)))).not.toBe(keyOf(reset));
     expect(keyOf(reset)).not.toBe(keyOf(fresh)); // RESTORE reads "never moved"
+  });
+});
+
+type Implementations = Parameters<typeof machine.provide>[0];
+
+/** A request names the current window, or none. */
+const currentWindow = ({ context, event }: { context: BreakerContext; event: BreakerEvent }) =>
+  event.type === 'PROBE' && (event.generation === undefined || event.generation === context.generation);
+
+/**
+ * Broken copies of the machine, one per check on probe permits, and what the check must say: each
+ * check above can fail. A broken release can make the space infinite (permits below zero): the
+ * exploration stops at 400 states.
+ */
+const brokenPermits: Array<[string, Implementations, RegExp]> = [
+  ['a permit is given back with none out', { guards: { probePermitOut: () => true } }, /negative probe permits/],
+  [
+    "a succeeded probe's permit is given back",
+    {
+      guards: {
+        probePermitOut: ({ context, event }) =>
+          event.type === 'PROBE_RELEASED' && event.generation === context.generation && context.probesAdmitted > 0,
+      },
+    },
+    /more probe successes than probes/,
+  ],
+  [
+    'a permit of an older window is given back',
+    {
+      guards: {
+        probePermitOut: ({ context }) => context.probesAdmitted > context.probeSuccesses,
+      },
+    },
+    /PROBE_RELEASED of generation -?\d+ led to .* expected/,
+  ],
+  [
+    'PROBE_RELEASED keeps the permit',
+    { actions: { releaseProbe: assign(({ context }) => ({ probesAdmitted: context.probesAdmitted })) } },
+    /PROBE_RELEASED of generation -?\d+ led to .* expected/,
+  ],
+  [
+    'PROBE_RELEASED starts a new generation',
+    {
+      actions: {
+        releaseProbe: assign(({ context }) => ({
+          probesAdmitted: context.probesAdmitted - 1,
+          generation: context.generation + 1,
+        })),
+      },
+    },
+    /PROBE_RELEASED of generation -?\d+ led to/,
+  ],
+  [
+    'a request for an older window takes a permit',
+    { guards: { probeBudgetLeft: ({ context }) => mayAdmitProbe(context) } },
+    /a PROBE for an older window changed half_open/,
+  ],
+  [
+    'probes go out without the lease, unlike mayAdmitProbe() says',
+    {
+      guards: {
+        probeBudgetLeft: (args) =>
+          currentWindow(args) && args.context.probesAdmitted < args.context.policy.halfOpenMaxCalls,
+      },
+    },
+    /mayAdmitProbe\(\) said false/,
+  ],
+  [
+    // Only the two-step check sees this: the window a release leaves has the key of one reached
+    // without a release (with fewer steps), which is the one explored further.
+    'a permit given back is lost to context the state key leaves out',
+    {
+      guards: {
+        probeBudgetLeft: (args) =>
+          currentWindow(args) && mayAdmitProbe(args.context) && args.context.changeReason !== 'permit released',
+      },
+      actions: {
+        releaseProbe: assign(({ context }) => ({
+          probesAdmitted: context.probesAdmitted - 1,
+          changeReason: 'permit released',
+        })),
+      },
+    },
+    /a permit given back was not admitted again/,
+  ],
+];
+
+describe('the checks on probe permits catch a broken machine', () => {
+  const options: BreakerOptions = { failureThreshold: 2, halfOpenMaxCalls: 2 };
+
+  it('pass on the machine itself', () => {
+    expect(check(explore(options))).toEqual([]);
+  });
+
+  it.each(brokenPermits)('%s', (_name, implementations, expected) => {
+    const exploration = explore(options, machine.provide(implementations), 400);
+    const problems = check(exploration);
+    expect(
+      problems.some((p) => expected.test(p)),
+      problems.slice(0, 5).join('\n'),
+    ).toBe(true);
+  });
+
+  it('only the two-step check catches a permit lost to context the key leaves out', () => {
+    const [, implementations] = brokenPermits.at(-1) as (typeof brokenPermits)[number];
+    const problems = check(explore(options, machine.provide(implementations)));
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems.filter((p) => !/a permit given back was not admitted again/.test(p))).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * The events a model check tries in every state of the breaker machine: results of the current
- * generation and of an older one (late results), permit requests, manual isolate and reset, the
+ * generation and of an older one (late results), permit requests (for the current half-open window
+ * and for an older one), permits given back (`PROBE_RELEASED`), manual isolate and reset, the
  * probe lease's answer, a peer instance's trip and close, a restore from a snapshot, and the
  * state's delayed (`after`) transitions, named as XState names them
  * (`xstate.after.backoff.circuitBreaker.open`).
@@ -146,6 +147,11 @@ function restoreEvents(policy: BreakerPolicy): { all: RestoreEvent[]; onePerStat
  * (`at`) are 0: no guard reads them, and `replayPath` stamps the simulated clock's time instead
  * (moving the times an event carries, like a peer's `nextProbeAt`, by as much).
  *
+ * - `PROBE` without a generation (the current window, as the runtime sends it), with the current
+ *   generation, and with the one before it (a request queued behind a state change, which must not
+ *   take a permit of the next window); tried in every state.
+ * - `PROBE_RELEASED` (an admitted probe ended with no verdict) with the current generation and the
+ *   one before it (a probe of an earlier window, whose permit is gone with it); tried in every state.
  * - The lease answers once per half-open window (`LEASE_GRANTED` or `LEASE_DENIED` while pending).
  * - A peer trips with a `nextProbeAt` one backoff ahead, and closes; tried in every state.
  * - `RESTORE`: every bounded snapshot from a breaker that never moved (closed, generation 0); one
@@ -172,7 +178,15 @@ export function explorationEvents(snapshot: BreakerSnapshotLike): ExplorationEve
     ...failures.at(-1),
     ejectionAllowed: false,
   });
-  events.push({ type: 'PROBE', at: 0 }, { type: 'ISOLATE', at: 0 }, { type: 'RESET', at: 0 });
+  events.push(
+    { type: 'PROBE', at: 0 },
+    { type: 'PROBE', at: 0, generation },
+    { type: 'PROBE', at: 0, generation: generation - 1 },
+    { type: 'PROBE_RELEASED', generation, at: 0 },
+    { type: 'PROBE_RELEASED', generation: generation - 1, at: 0 },
+    { type: 'ISOLATE', at: 0 },
+    { type: 'RESET', at: 0 },
+  );
   if (snapshot.value === 'half_open' && probeLease === 'pending') {
     events.push({ type: 'LEASE_GRANTED' }, { type: 'LEASE_DENIED' });
   }

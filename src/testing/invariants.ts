@@ -4,7 +4,12 @@
  * wrong, in words.
  */
 import type { BreakerPolicy } from '../../machines/breakerOptions.js';
-import type { BreakerContext, BreakerState } from '../../machines/circuitBreaker.js';
+import {
+  type BreakerContext,
+  type BreakerEvent,
+  type BreakerState,
+  mayAdmitProbe,
+} from '../../machines/circuitBreaker.js';
 import { type ExplorationEvent, isDelayedEvent } from './explorationEvents.js';
 import { breakerStateKey } from './stateKey.js';
 
@@ -19,10 +24,17 @@ export interface StateInvariant {
   violation(state: InvariantSnapshot): string | null;
 }
 
-/** Holds on every transition `from --event--> to` (including events that change nothing). */
+/** One step of the machine explored: the snapshot `event` leads to from `snapshot`. */
+export type Step = (snapshot: InvariantSnapshot, event: BreakerEvent) => InvariantSnapshot;
+
+/**
+ * Holds on every transition `from --event--> to` (including events that change nothing). `step`
+ * takes a further step from `to` itself, for properties of two steps: `to` may carry context the
+ * state key leaves out, which the explored representative of its key does not.
+ */
 export interface TransitionInvariant {
   name: string;
-  violation(from: InvariantSnapshot, event: ExplorationEvent, to: InvariantSnapshot): string | null;
+  violation(from: InvariantSnapshot, event: ExplorationEvent, to: InvariantSnapshot, step: Step): string | null;
 }
 
 /** Whether the trip policy says a failure with these figures, after `failureCount` failures, opens. */
@@ -41,6 +53,19 @@ function tripPolicyTrips(
 /** Events that come from outside the call path: each has an invariant of its own. */
 const EXTERNAL = new Set(['ISOLATE', 'RESET', 'PEER_TRIPPED', 'PEER_CLOSED', 'RESTORE']);
 
+/** A `PROBE` for the current half-open window: it names no window, or this one. */
+const forCurrentWindow = (from: InvariantSnapshot, event: { generation?: number }) =>
+  event.generation === undefined || event.generation === from.context.generation;
+
+/**
+ * Whether `PROBE_RELEASED` from `from` gives a permit back: in half-open, for the current window,
+ * with a permit out (admitted and not yet succeeded).
+ */
+const releases = (from: InvariantSnapshot, event: { generation: number }) =>
+  from.value === 'half_open' &&
+  event.generation === from.context.generation &&
+  from.context.probesAdmitted > from.context.probeSuccesses;
+
 /** The state and the context the guards read did not change. */
 const unchanged = (from: InvariantSnapshot, to: InvariantSnapshot) =>
   to.value === from.value &&
@@ -53,9 +78,22 @@ export const stateInvariants: readonly StateInvariant[] = [
     violation: ({ context: c }) =>
       c.probesAdmitted > c.policy.halfOpenMaxCalls
         ? `${c.probesAdmitted} probes admitted, halfOpenMaxCalls is ${c.policy.halfOpenMaxCalls}`
-        : c.probeSuccesses > c.probesAdmitted
-          ? `${c.probeSuccesses} probe successes for ${c.probesAdmitted} probes admitted`
-          : null,
+        : null,
+  },
+  {
+    name: 'probe permits are never negative',
+    violation: ({ context: c }) =>
+      c.probesAdmitted < 0 || c.probeSuccesses < 0
+        ? `${c.probesAdmitted} probes admitted and ${c.probeSuccesses} successes`
+        : null,
+  },
+  {
+    // A permit given back is one still out: a probe that succeeded keeps its permit.
+    name: 'never more probe successes than probes admitted',
+    violation: ({ context: c }) =>
+      c.probeSuccesses > c.probesAdmitted
+        ? `${c.probeSuccesses} probe successes for ${c.probesAdmitted} probes admitted`
+        : null,
   },
   {
     name: 'only half-open holds probe permits',
@@ -100,13 +138,62 @@ export const transitionInvariants: readonly TransitionInvariant[] = [
   {
     name: 'half-open hands out one permit per request while it holds the lease and the budget lasts',
     violation: (from, event, to) => {
-      if (event.type !== 'PROBE' || from.value !== 'half_open') return null;
+      // A request for an older window has an invariant of its own.
+      if (event.type !== 'PROBE' || from.value !== 'half_open' || !forCurrentWindow(from, event)) return null;
       const budget = from.context.policy.halfOpenMaxCalls;
       const granted = from.context.probeLease === 'granted';
       const expected = granted ? Math.min(from.context.probesAdmitted + 1, budget) : from.context.probesAdmitted;
       return to.value !== 'half_open' || to.context.probesAdmitted !== expected
         ? `PROBE with ${from.context.probesAdmitted}/${budget} admitted and the lease ${from.context.probeLease} led to ${to.value} with ${to.context.probesAdmitted}`
         : null;
+    },
+  },
+  {
+    name: 'a PROBE for an older window changes nothing',
+    violation: (from, event, to) =>
+      event.type === 'PROBE' && !forCurrentWindow(from, event) && !unchanged(from, to)
+        ? `PROBE of generation ${event.generation} in ${from.value} (generation ${from.context.generation}) changed ${breakerStateKey(from)} to ${breakerStateKey(to)}`
+        : null,
+  },
+  {
+    // The runtime answers a caller by this rule at once, before its queued PROBE is processed.
+    name: 'mayAdmitProbe() answers every PROBE of a half-open window as the machine does',
+    violation: (from, event, to) => {
+      if (event.type !== 'PROBE' || from.value !== 'half_open' || !forCurrentWindow(from, event)) return null;
+      const admitted = to.value === 'half_open' && to.context.probesAdmitted === from.context.probesAdmitted + 1;
+      const predicted = mayAdmitProbe(from.context);
+      return admitted === predicted
+        ? null
+        : `mayAdmitProbe() said ${predicted} with ${from.context.probesAdmitted} admitted and the lease ${from.context.probeLease}; the machine ${admitted ? 'admitted' : 'refused'}`;
+    },
+  },
+  {
+    name: 'PROBE_RELEASED gives back one permit of the current window, and changes nothing else',
+    violation: (from, event, to) => {
+      if (event.type !== 'PROBE_RELEASED') return null;
+      const expected = from.context.probesAdmitted - (releases(from, event) ? 1 : 0);
+      // Everything the guards read is as before, but for one permit fewer.
+      const released = { value: from.value, context: { ...from.context, probesAdmitted: expected } };
+      return to.value === from.value &&
+        to.context.generation === from.context.generation &&
+        breakerStateKey(to) === breakerStateKey(released)
+        ? null
+        : `PROBE_RELEASED of generation ${event.generation} in ${from.value} (generation ${from.context.generation}, ${from.context.probeSuccesses}/${from.context.probesAdmitted} probes) led to ${to.value} (generation ${to.context.generation}, ${to.context.probeSuccesses}/${to.context.probesAdmitted} probes)`;
+    },
+  },
+  {
+    // Liveness of a permit: one given back goes to the next caller, at once.
+    name: 'a permit given back is admitted again',
+    violation: (from, event, to, step) => {
+      if (event.type !== 'PROBE_RELEASED' || !releases(from, event) || from.context.probeLease !== 'granted') {
+        return null;
+      }
+      const again = step(to, { type: 'PROBE', at: event.at, generation: to.context.generation });
+      return again.value === 'half_open' &&
+        again.context.generation === from.context.generation &&
+        again.context.probesAdmitted === from.context.probesAdmitted
+        ? null
+        : `after PROBE_RELEASED with ${from.context.probesAdmitted} probes admitted, PROBE led to ${again.value} with ${again.context.probesAdmitted}`;
     },
   },
   {

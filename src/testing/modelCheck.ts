@@ -5,6 +5,7 @@
  * The half-open state's probe lease is explored as explicit `LEASE_GRANTED`/`LEASE_DENIED` steps
  * (the machine is provided with a lease that never answers by itself).
  */
+import { transition } from 'xstate';
 import { getAdjacencyMap } from 'xstate/graph';
 import type { BreakerOptions } from '../../machines/breakerOptions.js';
 import { type BreakerEvent, circuitBreakerMachine } from '../../machines/circuitBreaker.js';
@@ -12,7 +13,7 @@ import { validateBreakerOptions } from '../breaker/validateBreakerOptions.js';
 import { ConfigError } from '../common/errors.js';
 import { checkFunction, checkId, checkKnownKeys, checkNumber, checkPlainObject, optional } from '../common/validate.js';
 import { type ExplorationEvent, explorationEvents, withManualLease } from './explorationEvents.js';
-import { type InvariantSnapshot, stateInvariants, transitionInvariants } from './invariants.js';
+import { type InvariantSnapshot, type Step, stateInvariants, transitionInvariants } from './invariants.js';
 import { breakerStateKey } from './stateKey.js';
 
 /** A snapshot of the breaker machine: its state `value` and its `context`. */
@@ -41,7 +42,8 @@ export interface ModelCheckViolation {
   /**
    * The shortest sequence of events from a fresh breaker that breaks the invariant. Delayed
    * transitions appear as their XState events (`xstate.after.backoff.circuitBreaker.open`: the
-   * open period elapsed); the probe lease's answer as `LEASE_GRANTED` or `LEASE_DENIED`.
+   * open period elapsed); the probe lease's answer as `LEASE_GRANTED` or `LEASE_DENIED`; a probe
+   * that ended with no verdict as `PROBE_RELEASED`.
    * `replayPath(path, options)` replays it on a live actor.
    */
   path: ExplorationEvent[];
@@ -96,7 +98,10 @@ export function checkBreakerMachine(
 
   let expanded = 0;
   let complete = true;
-  const adjacency = getAdjacencyMap(withManualLease(machine), {
+  const explored = withManualLease(machine);
+  const step: Step = (snapshot, event) =>
+    transition(explored, snapshot as BreakerSnapshot, event)[0] as unknown as InvariantSnapshot;
+  const adjacency = getAdjacencyMap(explored, {
     input: { agentId: breaker.id ?? 'breaker', options: breaker },
     serializeState: (snapshot) => breakerStateKey(snapshot),
     events: (snapshot) => explorationEvents(snapshot) as BreakerEvent[],
@@ -171,7 +176,7 @@ export function checkBreakerMachine(
     for (const { event, state: next } of Object.values(node.transitions)) {
       edges++;
       for (const invariant of transitionInvariants) {
-        const message = invariant.violation(state as InvariantSnapshot, event, next as InvariantSnapshot);
+        const message = invariant.violation(state as InvariantSnapshot, event, next as InvariantSnapshot, step);
         if (message !== null) report(invariant.name, message, next, key, event);
       }
     }

@@ -24,6 +24,7 @@ const EVENT_TYPES = new Set([
   'SUCCESS',
   'FAILURE',
   'PROBE',
+  'PROBE_RELEASED',
   'ISOLATE',
   'RESET',
   'LEASE_GRANTED',
@@ -59,7 +60,11 @@ export function replayPath(path: readonly ExplorationEvent[], options: BreakerOp
         `one of ${[...EVENT_TYPES].join(', ')} or an xstate.after.… event`,
       );
     }
-    if (type === 'SUCCESS' || type === 'FAILURE') {
+    if (type === 'SUCCESS' || type === 'FAILURE' || type === 'PROBE_RELEASED') {
+      checkNumber(event.generation, `path[${i}].generation`, { integer: true });
+    }
+    // A PROBE names the half-open window its caller saw, or none (the current one).
+    if (type === 'PROBE' && event.generation !== undefined) {
       checkNumber(event.generation, `path[${i}].generation`, { integer: true });
     }
     if (type === 'FAILURE' && typeof event.reason !== 'string') {

@@ -116,7 +116,8 @@ function delayedEventsOf(snapshot: Snapshot): AnyEvent[] {
 }
 
 /**
- * Every event tried in `snapshot`: results of this and an older generation, permits, manual, the
+ * Every event tried in `snapshot`: results of this and an older generation, permit requests (no
+ * generation, this one, an older one), permits given back (this generation, an older one), manual, the
  * lease's answer (once per half-open window: the lease actor answers once), a peer's trip (its
  * `nextProbeAt` one backoff ahead, or already past) and close, restores (every snapshot into a
  * breaker that never moved, one per state into any other), delayed. Times are relative to `at` = 0.
@@ -133,7 +134,16 @@ export function eventsFor(options: BreakerOptions): (snapshot: Snapshot) => AnyE
       for (const f of figures) events.push({ type: 'FAILURE', generation, at: 0, reason: 'explored', ...f });
       events.push({ type: 'FAILURE', generation, at: 0, reason: 'blocked', ...figures.at(-1), ejectionAllowed: false });
     }
-    events.push({ type: 'PROBE', at: 0 }, { type: 'ISOLATE', at: 0 }, { type: 'RESET', at: 0 });
+    // Permit requests: as the runtime sends them (no generation: the current window), naming the
+    // current window, and naming the previous one (a request queued behind a state change).
+    events.push(
+      { type: 'PROBE', at: 0 },
+      { type: 'PROBE', at: 0, generation: g },
+      { type: 'PROBE', at: 0, generation: g - 1 },
+    );
+    // A probe that ended with no verdict gives its permit back: one of this window, one of an older.
+    events.push({ type: 'PROBE_RELEASED', generation: g, at: 0 }, { type: 'PROBE_RELEASED', generation: g - 1, at: 0 });
+    events.push({ type: 'ISOLATE', at: 0 }, { type: 'RESET', at: 0 });
     if (snapshot.value === 'half_open' && c.probeLease === 'pending') {
       events.push({ type: 'LEASE_GRANTED' }, { type: 'LEASE_DENIED' });
     }
@@ -160,6 +170,10 @@ export interface Edge {
 
 export interface Exploration {
   options: BreakerOptions;
+  /** The machine explored, to take a step from an explored snapshot (two-step properties). */
+  machine: typeof machine;
+  /** False when `maxStates` stopped the exploration. */
+  complete: boolean;
   adjacency: AdjacencyMap<Snapshot, AnyEvent>;
   /** Distinct states (keys), in breadth-first order. */
   keys: string[];
@@ -174,9 +188,29 @@ export function traversalOptions(options: BreakerOptions) {
   };
 }
 
-/** Explores `explored` (the chart with a silent lease unless told otherwise) for `options`. */
-export function explore(options: BreakerOptions, explored: typeof machine = machine): Exploration {
-  const adjacency = getAdjacencyMap(explored, traversalOptions(options)) as unknown as AdjacencyMap<Snapshot, AnyEvent>;
+/**
+ * Explores `explored` (the chart with a silent lease unless told otherwise) for `options`; stops
+ * expanding after `maxStates` states (a broken machine's space can be infinite).
+ */
+export function explore(
+  options: BreakerOptions,
+  explored: typeof machine = machine,
+  maxStates = Number.POSITIVE_INFINITY,
+): Exploration {
+  let expanded = 0;
+  let complete = true;
+  const stopWhen = () => {
+    if (expanded < maxStates) {
+      expanded++;
+      return false;
+    }
+    complete = false;
+    return true;
+  };
+  const adjacency = getAdjacencyMap(explored, { ...traversalOptions(options), stopWhen }) as unknown as AdjacencyMap<
+    Snapshot,
+    AnyEvent
+  >;
   const keys = Object.keys(adjacency);
   const edges: Edge[] = [];
   for (const fromKey of keys) {
@@ -186,7 +220,7 @@ export function explore(options: BreakerOptions, explored: typeof machine = mach
       edges.push({ from: node.state, event, to: state, fromKey, toKey: keyOf(state) });
     }
   }
-  return { options, adjacency, keys, edges };
+  return { options, machine: explored, complete, adjacency, keys, edges };
 }
 
 /** The configurations explored: the defaults, and a grid. Backoff is capped low so levels stay few. */

@@ -12,6 +12,9 @@
  * Shared state (issue 8): another instance's trip opens a closed or half-open circuit until the time
  * that instance probes (its backoff level unchanged here); another instance's close closes an open
  * or half-open one afresh. An isolated circuit ignores both.
+ * Probe permits: a call that asks for one names the period it saw (a request queued behind a change
+ * of state gets no permit of the next window), and a probe that ended with no verdict (the caller's
+ * error, an abort, a stop) gives its permit back to its window, so the next call can probe at once.
  */
 
 export type RefState = 'closed' | 'open' | 'half_open' | 'isolated';
@@ -38,8 +41,9 @@ export class ReferenceBreaker {
   private backoffMs: number;
   private openUntil = 0;
   private windowStartedAt = 0;
-  private permits = 0;
-  private probeSuccesses = 0;
+  /** The half-open window's permits handed out, and its probes that succeeded (tests break these on purpose). */
+  protected permits = 0;
+  protected probeSuccesses = 0;
   /** The last outcomes since the circuit last closed (true = failed), for the rate policy. */
   private outcomes: boolean[] = [];
 
@@ -58,10 +62,18 @@ export class ReferenceBreaker {
     return this.period;
   }
 
-  /** A call asks to run at `now`. */
-  admit(now: number): Admission {
+  /** The half-open window's permits handed out and the probes of it that succeeded. */
+  get probes(): { admitted: number; succeeded: number } {
+    return { admitted: this.permits, succeeded: this.probeSuccesses };
+  }
+
+  /**
+   * A call asks to run at `now`, having seen the breaker in period `seen` (by default the current
+   * one). A half-open window gives a permit only to a call that saw it.
+   */
+  admit(now: number, seen: number = this.period): Admission {
     if (this.state === 'closed') return { admitted: true, ticket: this.period };
-    if (this.state === 'half_open' && this.permits < this.config.halfOpenMaxCalls) {
+    if (this.state === 'half_open' && seen === this.period && this.permits < this.config.halfOpenMaxCalls) {
       this.permits++;
       return { admitted: true, ticket: this.period };
     }
@@ -101,6 +113,15 @@ export class ReferenceBreaker {
         this.close();
       }
     }
+  }
+
+  /**
+   * The call admitted with `ticket` ended with no verdict: neither a success nor a failure, so no
+   * counter moves. A probe of the current window gives its permit back, if it still holds one (a
+   * probe that succeeded keeps it); anything else changes nothing.
+   */
+  release(ticket: number): void {
+    if (this.state === 'half_open' && ticket === this.period && this.permits > this.probeSuccesses) this.permits--;
   }
 
   /** The next moment the breaker changes by itself, or null. */
