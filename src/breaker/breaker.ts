@@ -65,7 +65,7 @@ export interface BreakerMetrics {
     /** ISO-8601 time of the last failure, or null. */
     lastFailureTime: string | null;
     lastSuccessTime: string | null;
-    /** Every failure ever counted (beyond the seed: failed, timed out and slow calls). */
+    /** Every failure ever counted (beyond the original design: failed, timed out and slow calls). */
     totalFailures: number;
   };
   /** The current backoff level in seconds (before jitter). */
@@ -217,7 +217,7 @@ export class Breaker implements CircuitBreaker, SampledBreaker {
     this.inFlightCount--;
   }
 
-  /** A call this breaker could not take (counted as the seed's `total_rejections`). */
+  /** A call this breaker could not take (counted as the original design's `total_rejections`). */
   countRejection(): void {
     this.rejections++;
   }

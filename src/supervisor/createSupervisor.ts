@@ -86,7 +86,7 @@ class SupervisorImpl implements Supervisor, BreakerHost {
     const onError = options.onError;
     this.reportError = onError
       ? (error, where) => {
-          // The hook is user code too (principle 5): if it throws, the task it reports on must
+          // The hook is user code too (docs/architecture.md, principle 5): if it throws, the task it reports on must
           // still settle, so its own error goes nowhere.
           try {
             onError(error, where);

@@ -34,9 +34,9 @@ export interface RetryBudgetOptions {
 }
 
 export interface RoutingOptions {
-  /** Default `'priority'`: the seed's order. */
+  /** Default `'priority'`: the original design's order. */
   policy?: RoutingPolicyName;
-  /** Attempts per task (the seed's `max_retries`). Default 3. */
+  /** Attempts per task (the original design's `max_retries`). Default 3. */
   maxAttempts?: number;
   /** An attempt running longer is cut off: its signal aborts and it counts as a failure. Default off. */
   attemptTimeoutMs?: number;
@@ -102,11 +102,11 @@ export interface HealthStatus {
   halfOpenCircuits: number;
   /** Isolated by hand (counted apart from open circuits). */
   isolatedCircuits: number;
-  /** Attempts routed so far, whatever their outcome (the seed's routing log length). */
+  /** Attempts routed so far, whatever their outcome (the original design's routing log length). */
   routingEvents: number;
 }
 
-/** One failed attempt, as the seed's `get_recent_failures()` lists it. */
+/** One failed attempt, as the original design's `get_recent_failures()` lists it. */
 export interface FailureRecord {
   taskId: string;
   agentId: string;
@@ -185,7 +185,7 @@ export interface Supervisor<TTask = unknown, TResult = unknown> {
   route(task: TTask, options?: RouteOptions): Promise<TResult>;
   /**
    * The seed's `route_task(task_id, agents, task_func)`: `taskFn(agentId, ctx)` does the work.
-   * Unknown ids are registered on first use, as the seed creates circuits lazily.
+   * Unknown ids are registered on first use, as the original design creates circuits lazily.
    */
   routeTask<R>(
     taskId: string,

@@ -3,7 +3,7 @@
  * earliest: no `setTimeout` per call (docs/architecture.md, principle 2), and the simulated clock
  * drives it. The timer holds the process open only while a deadline is pending (a caller awaits
  * that task); once the heap is empty it stays armed but unref'd, so the next task does not pay for
- * a new timer and an idle process exits (principle 12).
+ * a new timer and an idle process exits (principle 12 there).
  */
 import type { Clock } from '../../machines/breakerOptions.js';
 import { holdProcess } from '../common/clock.js';

@@ -30,7 +30,7 @@ import { DeadlineQueue } from './deadlineQueue.js';
 import type { RetryBudget } from './retryBudget.js';
 import { RunningTasks } from './runningTasks.js';
 import { type TaskFunction, TaskRun } from './taskRun.js';
-import { asPromise, isThenable } from './thenable.js';
+import { promiseOf } from './thenable.js';
 
 /** How many agents a routing decision lists (pools can hold 100,000). */
 const EXPLAIN_LIMIT = 20;
@@ -179,7 +179,8 @@ export class TaskRouter implements SupervisorCore {
     } catch (error) {
       return onError(error);
     }
-    if (isThenable(result)) return asPromise(result).then(onValue, onError);
+    const promise = promiseOf(result);
+    if (promise !== undefined) return promise.then(onValue, onError);
     try {
       return Promise.resolve(onValue(result));
     } catch (bug) {

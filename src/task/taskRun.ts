@@ -28,7 +28,7 @@ import type { SupervisorCore } from '../supervisor/supervisorCore.js';
 import { Attempt } from './attempt.js';
 import type { CallContext } from './callContext.js';
 import type { Deadline } from './deadlineQueue.js';
-import { asPromise, isThenable } from './thenable.js';
+import { promiseOf } from './thenable.js';
 
 export type TaskFunction = (agentId: string, ctx: CallContext) => unknown;
 
@@ -154,7 +154,8 @@ export class TaskRun implements Deadline, TaskEligibility {
         if (this.failed(error, 'failed')) continue;
         throw this.finalError(error);
       }
-      if (isThenable(result)) return asPromise(result).then(this.onValue, this.onError);
+      const promise = promiseOf(result);
+      if (promise !== undefined) return promise.then(this.onValue, this.onError);
       this.succeeded(result);
       return Promise.resolve(result);
     }
@@ -203,7 +204,8 @@ export class TaskRun implements Deadline, TaskEligibility {
         this.settle(false, this.finalError(error));
         return;
       }
-      if (!isThenable(result)) {
+      const promise = promiseOf(result);
+      if (promise === undefined) {
         this.succeeded(result);
         this.settle(true, result);
         return;
@@ -212,7 +214,7 @@ export class TaskRun implements Deadline, TaskEligibility {
         const startedAt = Number.isNaN(attempt.startedAt) ? this.core.clock.now() : attempt.startedAt;
         this.core.deadlines.schedule(this, startedAt + this.timeoutMs);
       }
-      asPromise(result).then(
+      promise.then(
         (value) => this.attemptSettled(attempt, true, value),
         (error) => this.attemptSettled(attempt, false, error),
       );

@@ -16,12 +16,16 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
   }
 }
 
-/** The thenable as a native promise: itself when it is one (no extra tick), else adopted. */
-export function asPromise(value: PromiseLike<unknown>): Promise<unknown> {
+/**
+ * What `run` returned as a native promise to chain on, or undefined for a plain value: the promise
+ * itself (no extra tick; tested first, it is the common case), or a thenable adopted.
+ */
+export function promiseOf(value: unknown): Promise<unknown> | undefined {
   try {
     if (value instanceof Promise) return value;
   } catch {
     // `instanceof` on a revoked Proxy throws: adopt it, which rejects with the reason.
+    return Promise.resolve(value);
   }
-  return Promise.resolve(value);
+  return isThenable(value) ? Promise.resolve(value) : undefined;
 }

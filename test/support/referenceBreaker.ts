@@ -1,9 +1,9 @@
 /**
- * A small reference model of one circuit breaker, written from the seed's description and the
+ * A small reference model of one circuit breaker, written from the original design's description (docs/architecture.md) and the
  * README (not from the statechart): plain fields, plain methods, explicit time. The differential
  * test runs it side by side with `createCircuitBreaker` and compares everything a user can see.
  *
- * The seed: closed counts consecutive failures and opens at the threshold; open rejects every call
+ * The original design: closed counts consecutive failures and opens at the threshold; open rejects every call
  * until its backoff (1 s, ×1.5 after each failed recovery, capped) has elapsed; half-open admits a
  * few probe calls, all must succeed to close (which resets the backoff), one failure reopens.
  * Breakerbox adds: generations (a result of a call admitted before the last state change changes
