@@ -9,7 +9,14 @@
  */
 import type { Clock } from '../../machines/breakerOptions.js';
 import type { Agent } from '../pool/agent.js';
-import { AttemptContext, type SignalRegistry } from './callContext.js';
+import {
+  abortSignal,
+  type CallContext,
+  forgetSignal,
+  type LazySignal,
+  lazySignal,
+  type SignalRegistry,
+} from './callContext.js';
 
 /**
  * How an attempt ended:
@@ -32,11 +39,16 @@ export interface AttemptHost extends SignalRegistry {
   attemptEnded(agent: Agent): void;
 }
 
-export class Attempt extends AttemptContext {
+// Not a subclass of AttemptContext: on the healthy path a derived class's construction cost more
+// than the rest of the attempt (bench/profile/loop.js route). The signal code is shared instead.
+export class Attempt implements CallContext, LazySignal {
+  controller: AbortController | undefined = undefined;
+  abortReason: unknown = undefined;
+  aborted = false;
+  registry: SignalRegistry | undefined;
+  readonly agentId: string;
   /** Clock time the attempt ended (set by `end`; NaN for an untimed success). */
   endedAt = Number.NaN;
-  /** Its duration, or null when it was not timed. */
-  durationMs: number | null = null;
   private ended = false;
 
   constructor(
@@ -48,12 +60,31 @@ export class Attempt extends AttemptContext {
     readonly probe: boolean,
     /** Clock reading at the start, or `UNTIMED`. */
     readonly startedAt: number,
-    attempt: number,
-    givenTaskId: string | undefined,
-    taskNumber: number,
+    /** 1 for the first attempt of a task, 2 for the first failover, … */
+    readonly attempt: number,
+    private readonly givenTaskId: string | undefined,
+    readonly taskNumber: number,
   ) {
-    super(attempt, agent.id, givenTaskId, taskNumber, host);
+    this.registry = host;
+    this.agentId = agent.id;
     agent.breaker.callStarted();
+  }
+
+  get taskId(): string {
+    return this.givenTaskId ?? `task-${this.taskNumber}`;
+  }
+
+  get signal(): AbortSignal {
+    return lazySignal(this);
+  }
+
+  abort(reason: unknown): void {
+    abortSignal(this, reason);
+  }
+
+  /** Its duration, or null when it was not timed. */
+  get durationMs(): number | null {
+    return Number.isNaN(this.startedAt) ? null : this.endedAt - this.startedAt;
   }
 
   get isEnded(): boolean {
@@ -75,7 +106,6 @@ export class Attempt extends AttemptContext {
     const now = outcome === 'succeeded' && !timed ? Number.NaN : this.host.clock.now();
     const durationMs = timed ? now - this.startedAt : null;
     this.endedAt = now;
-    this.durationMs = durationMs;
     breaker.callEnded();
     switch (outcome) {
       case 'succeeded':
@@ -100,7 +130,7 @@ export class Attempt extends AttemptContext {
       default:
         return assertNever(outcome);
     }
-    this.finished();
+    forgetSignal(this);
     if (this.agent.draining) this.host.attemptEnded(this.agent);
     return true;
   }

@@ -19,16 +19,55 @@ export interface CallContext {
 export interface SignalRegistry {
   /** Set once in-flight attempts must be aborted: a signal created later starts aborted. */
   readonly abortAllReason: unknown;
-  track(ctx: AttemptContext): void;
-  untrack(ctx: AttemptContext): void;
+  track(ctx: AttemptContextLike): void;
+  untrack(ctx: AttemptContextLike): void;
 }
 
-export class AttemptContext implements CallContext {
-  private controller: AbortController | undefined;
-  private abortReason: unknown;
-  private aborted = false;
+/** The fields a lazily created, abortable signal needs: both context classes below hold them. */
+export interface LazySignal {
+  controller: AbortController | undefined;
+  abortReason: unknown;
+  aborted: boolean;
+  registry: SignalRegistry | undefined;
+}
 
-  private registry: SignalRegistry | undefined;
+/** The signal, created on first read: aborted at once if its attempt already was, else tracked. */
+export function lazySignal(ctx: LazySignal & AttemptContextLike): AbortSignal {
+  if (ctx.controller === undefined) {
+    ctx.controller = new AbortController();
+    const registry = ctx.registry;
+    if (registry !== undefined && !ctx.aborted) {
+      if (registry.abortAllReason !== undefined) abortSignal(ctx, registry.abortAllReason);
+      else registry.track(ctx);
+    }
+    if (ctx.aborted) ctx.controller.abort(ctx.abortReason);
+  }
+  return ctx.controller.signal;
+}
+
+/** Aborts the signal, now if it exists or the moment it is first read. */
+export function abortSignal(ctx: LazySignal, reason: unknown): void {
+  if (ctx.aborted) return;
+  ctx.aborted = true;
+  ctx.abortReason = reason;
+  ctx.controller?.abort(reason);
+}
+
+/** The attempt is over: its registry forgets it, and a signal first read later is not tracked. */
+export function forgetSignal(ctx: LazySignal & AttemptContextLike): void {
+  if (ctx.controller !== undefined) ctx.registry?.untrack(ctx);
+  ctx.registry = undefined;
+}
+
+/** What a registry tracks. */
+export type AttemptContextLike = CallContext & { abort(reason: unknown): void };
+
+/** The context of a standalone breaker's call (the supervisor's attempts are `Attempt`s). */
+export class AttemptContext implements CallContext, LazySignal {
+  controller: AbortController | undefined = undefined;
+  abortReason: unknown = undefined;
+  aborted = false;
+  registry: SignalRegistry | undefined;
 
   constructor(
     readonly attempt: number,
@@ -41,34 +80,20 @@ export class AttemptContext implements CallContext {
     this.registry = registry;
   }
 
-  /** The attempt is over: its registry forgets it, and a signal first read later is not tracked. */
-  finished(): void {
-    if (this.controller !== undefined) this.registry?.untrack(this);
-    this.registry = undefined;
-  }
-
   get taskId(): string {
     return this.givenTaskId ?? `task-${this.taskNumber}`;
   }
 
   get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      const registry = this.registry;
-      if (registry !== undefined && !this.aborted) {
-        if (registry.abortAllReason !== undefined) this.abort(registry.abortAllReason);
-        else registry.track(this);
-      }
-      if (this.aborted) this.controller.abort(this.abortReason);
-    }
-    return this.controller.signal;
+    return lazySignal(this);
   }
 
-  /** Aborts the signal, now if it exists or the moment it is first read. */
   abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.abortReason = reason;
-    this.controller?.abort(reason);
+    abortSignal(this, reason);
+  }
+
+  /** The call is over: its registry forgets it. */
+  finished(): void {
+    forgetSignal(this);
   }
 }
