@@ -134,7 +134,7 @@ export class Breaker implements CircuitBreaker, SampledBreaker {
   readonly timesEveryCall: boolean;
   // The latency sampler's bookkeeping (common/latencySampler.ts).
   sampledEpoch = -1;
-  sinceSample = 0;
+  private executions = 0;
 
   private successes = 0;
   private failures = 0;
@@ -369,7 +369,7 @@ export class Breaker implements CircuitBreaker, SampledBreaker {
     if (this.stopped) return Promise.reject(new BreakerboxError(`Circuit breaker ${this.id} is stopped`));
     if (typeof fn !== 'function') return Promise.reject(new ConfigError('fn', fn, 'a function')); // not the agent's failure
     // A closed circuit's call decides nothing by its time unless `timesEveryCall`: it is sampled.
-    const timed = this.timesEveryCall || this.state !== 'closed' || sampleDue(this);
+    const timed = this.timesEveryCall || this.state !== 'closed' || sampleDue(this, ++this.executions);
     const startedAt = timed ? this.clock.now() : UNTIMED;
     const generation = this.admit(startedAt);
     // Not an `async` function: a rejection thrown there is one the caller has no handler for yet.
