@@ -380,3 +380,143 @@ describe('attempt lifecycle regressions', () => {
     expect(problems).toEqual([]);
   });
 });
+
+/** The supervisor's deadline queue (src/task/taskRouter.ts): how many deadlines are pending. */
+const pendingDeadlines = (supervisor: Supervisor) =>
+  (supervisor as unknown as { router: { deadlines: { size: number } } }).router.deadlines.size;
+
+describe('found by the adversarial review of the lifecycle', () => {
+  it('a fake promise from run() fails the attempt; it neither throws out of route() nor leaks inFlight', async () => {
+    const clock = new SimulatedClock();
+    const supervisor = createSupervisor({
+      clock,
+      agents: [
+        { id: 'fake', run: () => Object.create(Promise.prototype) },
+        { id: 'ok', run: () => Promise.resolve('served') },
+      ],
+    });
+    let routed: Promise<unknown> | undefined;
+    expect(() => {
+      routed = supervisor.route('t');
+    }).not.toThrow();
+    expect(await settleWithin(routed as Promise<unknown>)).toEqual({ status: 'resolved', value: 'served' });
+    expect(supervisor.getAgent('fake')?.inFlight).toBe(0);
+    expect(supervisor.getStats().tasks).toEqual({ succeeded: 1, failed: 0, rejected: 0 });
+    await supervisor.stop({ drainMs: 0 });
+  });
+
+  it('a promise with its own then() that calls back twice settles the task once and counts it once', async () => {
+    const clock = new SimulatedClock();
+    const hostile = () => {
+      const promise = Promise.resolve('first');
+      Object.defineProperty(promise, 'then', {
+        value: (ok: (v: unknown) => void, bad: (e: unknown) => void) => {
+          ok('first');
+          ok('second');
+          bad(new Error('third'));
+        },
+      });
+      return promise;
+    };
+    const slow = deferred<string>();
+    const supervisor = createSupervisor({
+      clock,
+      agents: [
+        { id: 'hostile', run: hostile, priority: 0 },
+        { id: 'slow', run: () => slow.promise, priority: 1 },
+      ],
+    });
+    const routed = supervisor.route('t');
+    expect(routed).toBeInstanceOf(Promise);
+    expect(await settleWithin(routed)).toEqual({ status: 'resolved', value: 'first' });
+    expect(supervisor.getStats().tasks).toEqual({ succeeded: 1, failed: 0, rejected: 0 });
+    // The running count is exact: a drain still waits for the next in-flight task.
+    const legit = supervisor.route('t2', { agents: ['slow'] });
+    let stopped = false;
+    const stopping = supervisor.stop({ drainMs: 5000 }).then(() => {
+      stopped = true;
+    });
+    await flush();
+    expect(stopped).toBe(false);
+    slow.resolve('slow done');
+    expect(await settleWithin(legit)).toEqual({ status: 'resolved', value: 'slow done' });
+    await stopping;
+  });
+
+  it('an abort from a failures$ subscriber during failover starts no further attempt and leaks nothing', async () => {
+    const { supervisor, byId } = supervised(['a', 'b']);
+    byId('a').mode = 'fail';
+    const controller = new AbortController();
+    supervisor.failures$.subscribe(() => controller.abort(new Error('caller gave up')));
+    const settlement = await settleWithin(supervisor.route('t', { signal: controller.signal }));
+    expect(describeSettlement(settlement)).toMatch(/TaskAbortedError/);
+    expect(byId('b').calls).toBe(0);
+    expect(supervisor.getAgent('b')?.inFlight).toBe(0);
+    expect(await settleWithin(supervisor.removeAgent('b'))).toEqual({ status: 'resolved', value: undefined });
+    expect(supervisor.getStats().tasks).toEqual({ succeeded: 0, failed: 0, rejected: 0 });
+    await supervisor.stop({ drainMs: 0 });
+  });
+
+  it('run() that aborts its own task leaves no deadline pending and counts no success', async () => {
+    const clock = new SimulatedClock();
+    const controller = new AbortController();
+    const supervisor = createSupervisor({
+      clock,
+      routing: { attemptTimeoutMs: 3000 },
+      agents: [
+        {
+          id: 'a',
+          run: () => {
+            controller.abort(new Error('changed my mind'));
+            return Promise.resolve('value');
+          },
+        },
+      ],
+    });
+    const settlement = await settleWithin(supervisor.route('t', { signal: controller.signal }));
+    expect(describeSettlement(settlement)).toMatch(/TaskAbortedError/);
+    expect(pendingDeadlines(supervisor)).toBe(0);
+    expect(supervisor.getStats().tasks.succeeded).toBe(0);
+    expect(supervisor.getAgent('a')?.inFlight).toBe(0);
+    await supervisor.stop({ drainMs: 0 });
+  });
+
+  it('stop() from isFailure settles a task with a deadline once, counted once', async () => {
+    const clock = new SimulatedClock();
+    let supervisor: Supervisor | undefined;
+    supervisor = createSupervisor({
+      clock,
+      routing: {
+        attemptTimeoutMs: 3000,
+        isFailure: () => {
+          void supervisor?.stop({ drainMs: 0 });
+          return true;
+        },
+      },
+      agents: [{ id: 'a', run: () => Promise.reject(new Error('down')) }],
+    });
+    const settlement = await settleWithin(supervisor.route('t'));
+    expect(describeSettlement(settlement)).toMatch(/SupervisorStoppedError/);
+    expect(supervisor.getStats().tasks).toEqual({ succeeded: 0, failed: 0, rejected: 1 });
+    expect(supervisor.getAgent('a')?.inFlight ?? 0).toBe(0);
+  });
+
+  it('a deadline that expires into a fake promise fails that attempt; the timer callback throws nothing', async () => {
+    const clock = new SimulatedClock();
+    const supervisor = createSupervisor({
+      clock,
+      routing: { attemptTimeoutMs: 50 },
+      agents: [
+        { id: 'hung', run: () => new Promise(() => {}), priority: 0 },
+        { id: 'fake', run: () => Object.create(Promise.prototype), priority: 1 },
+        { id: 'ok', run: () => Promise.resolve('served'), priority: 2 },
+      ],
+    });
+    const routed = supervisor.route('t');
+    await flush();
+    expect(() => clock.increment(50)).not.toThrow();
+    expect(await settleWithin(routed)).toEqual({ status: 'resolved', value: 'served' });
+    expect(pendingDeadlines(supervisor)).toBe(0);
+    await supervisor.stop({ drainMs: 0 });
+  });
+});

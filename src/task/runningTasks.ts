@@ -1,14 +1,20 @@
 /**
- * The supervisor's running tasks: how many (what `stop()` drains), and the `TaskRun`s among them
- * (what `stop()` aborts at its deadline). A task is counted from `route()` to its settlement,
+ * The supervisor's running tasks: how many (what `stop()` drains), and those among them that own
+ * their promise (what `stop()` aborts at its deadline). A task is counted from `route()` to its settlement,
  * exactly once, whichever path it takes: a first attempt on the fast path that fails over hands its
  * count to the `TaskRun` that takes over, so a drain can never see zero between the two.
  */
-import type { TaskRun } from './taskRun.js';
+/** A task `stop()` can give up on at its deadline: a `TaskRun`, or a deadline-bound first attempt. */
+export interface StoppableTask {
+  prev: StoppableTask | undefined;
+  next: StoppableTask | undefined;
+  /** `stop()` reached its drain deadline with this task still running. */
+  abortForStop(): void;
+}
 
 export class RunningTasks {
   private count = 0;
-  private head: TaskRun | undefined;
+  private head: StoppableTask | undefined;
   private onDrained: (() => void) | undefined;
 
   get size(): number {
@@ -32,15 +38,15 @@ export class RunningTasks {
     if (fn !== undefined && this.count === 0) fn();
   }
 
-  /** Lists a `TaskRun` for `abortAll` (a linked list: no Set per task). */
-  link(run: TaskRun): void {
+  /** Lists a task for `abortAll` (a linked list: no Set per task). */
+  link(run: StoppableTask): void {
     run.next = this.head;
     if (this.head !== undefined) this.head.prev = run;
     this.head = run;
   }
 
   /** Idempotent. */
-  unlink(run: TaskRun): void {
+  unlink(run: StoppableTask): void {
     if (run.prev === undefined && this.head !== run) return; // not linked
     if (run.prev !== undefined) run.prev.next = run.next;
     else this.head = run.next;

@@ -25,12 +25,13 @@ import type {
   SupervisorPhase,
 } from '../supervisor/supervisorTypes.js';
 import { Attempt, UNTIMED } from './attempt.js';
-import type { AttemptContext } from './callContext.js';
+import type { AttemptContextLike } from './callContext.js';
 import { DeadlineQueue } from './deadlineQueue.js';
 import type { RetryBudget } from './retryBudget.js';
 import { RunningTasks } from './runningTasks.js';
 import { type TaskFunction, TaskRun } from './taskRun.js';
 import { promiseOf } from './thenable.js';
+import { TimedFirstAttempt } from './timedFirstAttempt.js';
 
 /** How many agents a routing decision lists (pools can hold 100,000). */
 const EXPLAIN_LIMIT = 20;
@@ -78,10 +79,10 @@ export class TaskRouter implements SupervisorCore {
 
   private readonly attemptTimeoutMs: number;
   private readonly isFailure: ((error: unknown) => boolean) | undefined;
-  /** Whether `route()` without options may run a closed agent's attempt here (no deadline, budget or panic). */
+  /** Whether `route()` without options may run a closed agent's attempt here (no retry budget or panic). */
   private readonly fastPath: boolean;
   private readonly failureLog: RingBuffer<StoredFailure>;
-  private readonly signalled = new Set<AttemptContext>();
+  private readonly signalled = new Set<AttemptContextLike>();
   private taskCounter = 0;
   /**
    * What an outage rejection lists, kept until the pool changes: every task is rejected with the
@@ -103,7 +104,7 @@ export class TaskRouter implements SupervisorCore {
     this.panicThreshold = options.panicThreshold;
     this.isFailure = options.isFailure;
     this.deadlines = new DeadlineQueue(clock);
-    this.fastPath = this.attemptTimeoutMs === 0 && retryBudget === undefined && this.panicThreshold === 0;
+    this.fastPath = retryBudget === undefined && this.panicThreshold === 0;
     this.failureLog = new RingBuffer(options.failureLogSize);
   }
 
@@ -122,8 +123,13 @@ export class TaskRouter implements SupervisorCore {
           // round-robin's cursor moves once and the half-open agent gets its turn.
           const agent = this.policy.pick(this.pool.routable.items, undefined);
           if (agent === undefined) return this.rejectNoAgent(); // policies pick nothing only from an empty list
-          if (agent.breaker.state === 'closed') return this.runFirstAttempt(agent, task);
-          return new TaskRun(this, { task, taskNumber: ++this.taskCounter, timeoutMs: 0, picked: agent }).start();
+          if (agent.breaker.state === 'closed') {
+            return this.attemptTimeoutMs === 0
+              ? this.runFirstAttempt(agent, task)
+              : this.runTimedFirstAttempt(agent, task);
+          }
+          const timeoutMs = this.attemptTimeoutMs;
+          return new TaskRun(this, { task, taskNumber: ++this.taskCounter, timeoutMs, picked: agent }).start();
         }
         if (this.panicThreshold === 0 && this.pool.routable.length === 0) {
           // A deadline or a retry budget changes nothing for a task no agent can take; panic would.
@@ -168,8 +174,9 @@ export class TaskRouter implements SupervisorCore {
    */
   private runFirstAttempt(agent: Agent, task: unknown): Promise<unknown> {
     const breaker = agent.breaker;
-    const startedAt = breaker.timesEveryCall || sampleDue(breaker) ? this.clock.now() : UNTIMED;
-    const attempt = new Attempt(this, agent, breaker.generation, false, startedAt, 1, undefined, ++this.taskCounter);
+    const taskNumber = ++this.taskCounter;
+    const startedAt = breaker.timesEveryCall || sampleDue(breaker, taskNumber) ? this.clock.now() : UNTIMED;
+    const attempt = new Attempt(this, agent, breaker.generation, false, startedAt, 1, undefined, taskNumber);
     this.running.started();
     const onValue = (value: unknown) => this.firstAttemptSucceeded(attempt, value);
     const onError = (error: unknown) => this.firstAttemptFailed(attempt, task, error);
@@ -180,16 +187,29 @@ export class TaskRouter implements SupervisorCore {
       return onError(error);
     }
     const promise = promiseOf(result);
-    if (promise !== undefined) return promise.then(onValue, onError);
     try {
-      return Promise.resolve(onValue(result));
-    } catch (bug) {
-      return Promise.reject(bug);
+      // promiseOf gives a native promise with the intrinsic `then`: it calls back later, once.
+      return promise !== undefined ? promise.then(onValue, onError) : Promise.resolve(onValue(result));
+    } catch (error) {
+      // A fake promise (a Promise.prototype object that is not one) throws here: a failed attempt.
+      return onError(error);
     }
   }
 
+  /** The same with `attemptTimeoutMs`: the task owns its promise (timedFirstAttempt.ts). */
+  private runTimedFirstAttempt(agent: Agent, task: unknown): Promise<unknown> {
+    const breaker = agent.breaker;
+    const taskNumber = ++this.taskCounter;
+    // The deadline decides by time: read exactly. The attempt's duration is sampled like any other.
+    const now = this.clock.now();
+    const startedAt = breaker.timesEveryCall || sampleDue(breaker, taskNumber) ? now : UNTIMED;
+    const attempt = new Attempt(this, agent, breaker.generation, false, startedAt, 1, undefined, taskNumber);
+    this.running.started();
+    return TimedFirstAttempt.run(this, attempt, task, this.attemptTimeoutMs, now + this.attemptTimeoutMs);
+  }
+
   private firstAttemptSucceeded(attempt: Attempt, value: unknown): unknown {
-    attempt.end('succeeded');
+    if (!attempt.end('succeeded')) return value; // ended already: counted once, by whoever ended it
     this.routingEvents++;
     this.tasksSucceeded++;
     this.running.ended();
@@ -305,10 +325,10 @@ export class TaskRouter implements SupervisorCore {
   }
 
   // SignalRegistry: attempts whose signal exists, so stop() can abort them.
-  track(ctx: AttemptContext): void {
+  track(ctx: AttemptContextLike): void {
     this.signalled.add(ctx);
   }
-  untrack(ctx: AttemptContext): void {
+  untrack(ctx: AttemptContextLike): void {
     this.signalled.delete(ctx);
   }
 

@@ -28,6 +28,7 @@ import type { SupervisorCore } from '../supervisor/supervisorCore.js';
 import { Attempt } from './attempt.js';
 import type { CallContext } from './callContext.js';
 import type { Deadline } from './deadlineQueue.js';
+import type { StoppableTask } from './runningTasks.js';
 import { promiseOf } from './thenable.js';
 
 export type TaskFunction = (agentId: string, ctx: CallContext) => unknown;
@@ -50,10 +51,10 @@ export interface TaskSpec {
   readonly picked?: Agent | undefined;
 }
 
-export class TaskRun implements Deadline, TaskEligibility {
+export class TaskRun implements Deadline, TaskEligibility, StoppableTask {
   /** Links in the supervisor's list of running tasks (for `stop()`), without a Set. */
-  prev: TaskRun | undefined;
-  next: TaskRun | undefined;
+  prev: StoppableTask | undefined;
+  next: StoppableTask | undefined;
   deadlineAt = 0;
   heapIndex = -1;
 
@@ -141,6 +142,26 @@ export class TaskRun implements Deadline, TaskEligibility {
     }
   }
 
+  /**
+   * Takes over a task whose first attempt was bound to a deadline (timedFirstAttempt.ts) and failed
+   * or timed out: its promise, its running count and its place on the running list come with it.
+   */
+  resumeRaced(
+    attempt: Attempt,
+    error: unknown,
+    outcome: 'failed' | 'timed-out',
+    resolve: (value: unknown) => void,
+    reject: (error: unknown) => void,
+  ): void {
+    this.attemptCount = 1;
+    this.current = attempt;
+    this.resolve = resolve;
+    this.reject = reject;
+    this.core.running.link(this);
+    if (this.failed(error, outcome)) this.step();
+    else if (!this.settled) this.settle(false, this.finalError(error));
+  }
+
   // ─── chained ────────────────────────────────────────────────────────────────────────────────
 
   private runChained(): Promise<unknown> {
@@ -155,7 +176,14 @@ export class TaskRun implements Deadline, TaskEligibility {
         throw this.finalError(error);
       }
       const promise = promiseOf(result);
-      if (promise !== undefined) return promise.then(this.onValue, this.onError);
+      if (promise !== undefined) {
+        try {
+          return promise.then(this.onValue, this.onError);
+        } catch (error) {
+          if (this.failed(error, 'failed')) continue; // a fake promise: the attempt failed
+          throw this.finalError(error);
+        }
+      }
       this.succeeded(result);
       return Promise.resolve(result);
     }
@@ -190,8 +218,12 @@ export class TaskRun implements Deadline, TaskEligibility {
   }
 
   private step(): void {
+    // Every turn re-checks `settled`: an abort or a stop() can settle the task from inside any
+    // callback this loop runs (run(), isFailure, a failures$, decisions$ or transitions$ subscriber).
     for (;;) {
+      if (this.settled) return;
       const attempt = this.beginAttempt();
+      if (this.settled) return; // a decisions$ subscriber aborted: onAbort ended the attempt
       if (attempt === undefined) {
         this.settle(false, this.exhausted());
         return;
@@ -201,35 +233,38 @@ export class TaskRun implements Deadline, TaskEligibility {
         result = this.invoke(attempt);
       } catch (error) {
         if (this.failed(error, 'failed')) continue;
-        this.settle(false, this.finalError(error));
+        if (!this.settled) this.settle(false, this.finalError(error));
         return;
       }
+      if (this.settled) return; // run() aborted the task: its attempt ended with it
       const promise = promiseOf(result);
       if (promise === undefined) {
-        this.succeeded(result);
-        this.settle(true, result);
+        if (this.succeeded(result)) this.settle(true, result);
         return;
       }
-      if (this.timeoutMs > 0) {
-        const startedAt = Number.isNaN(attempt.startedAt) ? this.core.clock.now() : attempt.startedAt;
-        this.core.deadlines.schedule(this, startedAt + this.timeoutMs);
+      if (this.timeoutMs > 0) this.core.deadlines.schedule(this, attempt.startedAt + this.timeoutMs);
+      try {
+        promise.then(
+          (value) => this.attemptSettled(attempt, true, value),
+          (error) => this.attemptSettled(attempt, false, error),
+        );
+      } catch (error) {
+        this.attemptSettled(attempt, false, error); // a fake promise: the attempt failed
       }
-      promise.then(
-        (value) => this.attemptSettled(attempt, true, value),
-        (error) => this.attemptSettled(attempt, false, error),
-      );
       return;
     }
   }
 
   private attemptSettled(attempt: Attempt, ok: boolean, value: unknown): void {
-    if (attempt !== this.current || attempt.isEnded || this.settled) return; // a late result
+    if (attempt !== this.current || attempt.isEnded || this.settled) {
+      attempt.end('abandoned'); // a late result; a no-op unless the attempt somehow never ended
+      return;
+    }
     this.core.deadlines.cancel(this);
     if (ok) {
-      this.succeeded(value);
-      this.settle(true, value);
+      if (this.succeeded(value)) this.settle(true, value);
     } else if (this.failed(value, 'failed')) this.step();
-    else this.settle(false, this.finalError(value));
+    else if (!this.settled) this.settle(false, this.finalError(value));
   }
 
   /** The attempt's deadline passed: abort it, count a timeout, fail over. */
@@ -238,7 +273,7 @@ export class TaskRun implements Deadline, TaskEligibility {
     if (this.settled || attempt === undefined || attempt.isEnded) return;
     const error = new AttemptTimeoutError(attempt.agentId, this.timeoutMs);
     if (this.failed(error, 'timed-out')) this.step();
-    else this.settle(false, this.finalError(error));
+    else if (!this.settled) this.settle(false, this.finalError(error));
   }
 
   private readonly onAbort = (): void => {
@@ -291,6 +326,7 @@ export class TaskRun implements Deadline, TaskEligibility {
   private beginAttempt(): Attempt | undefined {
     const core = this.core;
     if (this.attemptCount >= core.maxAttempts || this.stoppedBySupervisor || core.phase === 'stopped') return undefined;
+    if (this.settled) return undefined;
     if (this.attemptCount > 0 && core.retryBudget !== undefined && !core.retryBudget.tryWithdraw()) {
       this.budgetSpent = true;
       return undefined;
@@ -362,12 +398,14 @@ export class TaskRun implements Deadline, TaskEligibility {
       : (attempt.agent.run as RunFunction)(this.task, attempt);
   }
 
-  private succeeded(_value: unknown): void {
+  /** Ends the current attempt as a success; false when it had already ended (the task settled). */
+  private succeeded(_value: unknown): boolean {
     const core = this.core;
-    (this.current as Attempt).end('succeeded');
+    if (!(this.current as Attempt).end('succeeded')) return false;
     core.routingEvents++;
     core.tasksSucceeded++;
     this.finish();
+    return true;
   }
 
   /**
@@ -386,12 +424,12 @@ export class TaskRun implements Deadline, TaskEligibility {
     if (outcome === 'timed-out') core.deadlines.cancel(this);
     core.routingEvents++;
     if (outcome === 'failed' && !core.countsAsFailure(error)) {
-      attempt.end('not-counted');
-      this.notCounted = true;
+      this.notCounted = attempt.end('not-counted');
       return false;
     }
     const reason = outcome === 'timed-out' ? `timed out after ${this.timeoutMs} ms` : describeReason(error);
-    attempt.end(outcome, reason, error);
+    // Ended already: an abort or stop() from a callback above settled the task; nothing goes on.
+    if (!attempt.end(outcome, reason, error)) return false;
     const kind = outcome === 'timed-out' ? 'timeout' : 'failed';
     this.attempts = append(this.attempts, { agentId: attempt.agentId, reason, kind, durationMs: attempt.durationMs });
     this.tried = append(this.tried, attempt.agent);

@@ -16,16 +16,33 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
   }
 }
 
+const intrinsicThen = Promise.prototype.then;
+
 /**
- * What `run` returned as a native promise to chain on, or undefined for a plain value: the promise
- * itself (no extra tick; tested first, it is the common case), or a thenable adopted.
+ * What `run` returned as a promise to chain on, or undefined for a plain value. A native promise
+ * with the intrinsic `then` and constructor is used as it is (no extra tick: the common case), so
+ * chaining on it runs no user code; anything else that is thenable — a promise with its own `then`,
+ * a subclass, a thenable — is adopted by a new promise's resolve function, which never throws and
+ * settles once (`Promise.resolve` would hand back a native promise as it is, own `then` and all).
+ * Chaining on a fake promise (an object made from `Promise.prototype`) can still throw: callers
+ * catch that as the attempt's failure.
  */
 export function promiseOf(value: unknown): Promise<unknown> | undefined {
   try {
-    if (value instanceof Promise) return value;
+    if (
+      value instanceof Promise &&
+      (value as { then: unknown }).then === intrinsicThen &&
+      (value as { constructor: unknown }).constructor === Promise
+    ) {
+      return value;
+    }
   } catch {
-    // `instanceof` on a revoked Proxy throws: adopt it, which rejects with the reason.
-    return Promise.resolve(value);
+    // `instanceof` on a revoked Proxy, a throwing getter: adopt it, which rejects with the reason.
+    return adopt(value);
   }
-  return isThenable(value) ? Promise.resolve(value) : undefined;
+  return isThenable(value) ? adopt(value) : undefined;
+}
+
+function adopt(value: unknown): Promise<unknown> {
+  return new Promise((resolve) => resolve(value));
 }
