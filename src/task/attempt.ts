@@ -9,14 +9,7 @@
  */
 import type { Clock } from '../../machines/breakerOptions.js';
 import type { Agent } from '../pool/agent.js';
-import {
-  abortSignal,
-  type CallContext,
-  forgetSignal,
-  type LazySignal,
-  lazySignal,
-  type SignalRegistry,
-} from './callContext.js';
+import { abortSignal, type CallContext, type LazySignal, lazySignal, type SignalRegistry } from './callContext.js';
 
 /**
  * How an attempt ended:
@@ -45,8 +38,6 @@ export class Attempt implements CallContext, LazySignal {
   controller: AbortController | undefined = undefined;
   abortReason: unknown = undefined;
   aborted = false;
-  registry: SignalRegistry | undefined;
-  readonly agentId: string;
   /** Clock time the attempt ended (set by `end`; NaN for an untimed success). */
   endedAt = Number.NaN;
   private ended = false;
@@ -65,9 +56,16 @@ export class Attempt implements CallContext, LazySignal {
     private readonly givenTaskId: string | undefined,
     readonly taskNumber: number,
   ) {
-    this.registry = host;
-    this.agentId = agent.id;
     agent.breaker.callStarted();
+  }
+
+  get agentId(): string {
+    return this.agent.id;
+  }
+
+  /** The supervisor tracks the signal while the attempt runs (for `stop()`); nobody after it ended. */
+  get registry(): SignalRegistry | undefined {
+    return this.ended ? undefined : this.host;
   }
 
   get taskId(): string {
@@ -130,7 +128,7 @@ export class Attempt implements CallContext, LazySignal {
       default:
         return assertNever(outcome);
     }
-    forgetSignal(this);
+    if (this.controller !== undefined) this.host.untrack(this); // a signal read later is not tracked: `registry`
     if (this.agent.draining) this.host.attemptEnded(this.agent);
     return true;
   }

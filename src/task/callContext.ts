@@ -28,7 +28,8 @@ export interface LazySignal {
   controller: AbortController | undefined;
   abortReason: unknown;
   aborted: boolean;
-  registry: SignalRegistry | undefined;
+  /** Who tracks the signal for `stop()` while the call runs; undefined once it ended. */
+  readonly registry: SignalRegistry | undefined;
 }
 
 /** The signal, created on first read: aborted at once if its attempt already was, else tracked. */
@@ -53,10 +54,9 @@ export function abortSignal(ctx: LazySignal, reason: unknown): void {
   ctx.controller?.abort(reason);
 }
 
-/** The attempt is over: its registry forgets it, and a signal first read later is not tracked. */
+/** The call is over: its registry forgets it (the caller then stops naming a registry). */
 export function forgetSignal(ctx: LazySignal & AttemptContextLike): void {
   if (ctx.controller !== undefined) ctx.registry?.untrack(ctx);
-  ctx.registry = undefined;
 }
 
 /** What a registry tracks. */
@@ -92,8 +92,9 @@ export class AttemptContext implements CallContext, LazySignal {
     abortSignal(this, reason);
   }
 
-  /** The call is over: its registry forgets it. */
+  /** The call is over: its registry forgets it, and a signal first read later is not tracked. */
   finished(): void {
     forgetSignal(this);
+    this.registry = undefined;
   }
 }
