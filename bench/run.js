@@ -101,7 +101,7 @@ if (selected('timers')) {
 
 result.targets = evaluateTargets({ ...result, fullSizes: budget(false) });
 result.healthyFloors = result.micro ? healthyFloors(result.micro) : [];
-section('Targets (issue 6)', undefined);
+section('Targets', undefined);
 if (result.eager) log(eagerLine(result.eager));
 log(targetsTable(result.targets));
 if (result.healthyFloors.length > 0) log(floorsLine(result.healthyFloors));

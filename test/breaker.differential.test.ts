@@ -176,6 +176,26 @@ function breakerOptions(config: RefConfig, clock: SimulatedClock): BreakerOption
  * microtask turns when none is coming. No time passes. A result that took longer would surface as a
  * divergence later (two results in one step), never as a silent pass.
  */
+/**
+ * Moves the clock by `ms` (or to the reference's next deadline), stopping at every deadline of the
+ * reference on the way, and a millisecond before it, to compare both sides there.
+ */
+function advancer(clock: SimulatedClock, ref: ReferenceBreaker, compare: () => void) {
+  return (ms: number | 'deadline') => {
+    const target = ms === 'deadline' ? (ref.nextDeadline() ?? clock.now() + 1) : clock.now() + ms;
+    for (let deadline = ref.nextDeadline(); deadline !== null && deadline <= target; deadline = ref.nextDeadline()) {
+      if (deadline - 1 > clock.now()) {
+        clock.set(deadline - 1);
+        compare(); // nothing fires a millisecond early
+      }
+      clock.set(Math.max(deadline, clock.now()));
+      ref.elapse(clock.now());
+      compare();
+    }
+    clock.set(Math.max(target, clock.now()));
+  };
+}
+
 async function flush(done: () => boolean): Promise<void> {
   for (let turn = 0; turn < 200 && !done(); turn++) await Promise.resolve();
 }
@@ -334,19 +354,7 @@ async function runScenario(
     call.release();
   };
 
-  const advance = (ms: number | 'deadline') => {
-    const target = ms === 'deadline' ? (ref.nextDeadline() ?? clock.now() + 1) : clock.now() + ms;
-    for (let deadline = ref.nextDeadline(); deadline !== null && deadline <= target; deadline = ref.nextDeadline()) {
-      if (deadline - 1 > clock.now()) {
-        clock.set(deadline - 1);
-        compare(); // nothing fires a millisecond early
-      }
-      clock.set(Math.max(deadline, clock.now()));
-      ref.elapse(clock.now());
-      compare();
-    }
-    clock.set(Math.max(target, clock.now()));
-  };
+  const advance = advancer(clock, ref, compare);
 
   try {
     for (const command of commands) {
@@ -636,19 +644,7 @@ function runEvents(
       diverge('mayAdmitProbe() differs', mayAdmitProbe(c), ref.probes);
     }
   };
-  const advance = (ms: number | 'deadline') => {
-    const target = ms === 'deadline' ? (ref.nextDeadline() ?? clock.now() + 1) : clock.now() + ms;
-    for (let deadline = ref.nextDeadline(); deadline !== null && deadline <= target; deadline = ref.nextDeadline()) {
-      if (deadline - 1 > clock.now()) {
-        clock.set(deadline - 1);
-        compare(); // nothing fires a millisecond early
-      }
-      clock.set(Math.max(deadline, clock.now()));
-      ref.elapse(clock.now());
-      compare();
-    }
-    clock.set(Math.max(target, clock.now()));
-  };
+  const advance = advancer(clock, ref, compare);
 
   try {
     for (const command of commands) {

@@ -1,5 +1,5 @@
 /**
- * The targets of issue 6, each a ratio or a bound computed from this run's figures only.
+ * The bench's targets, each a ratio or a bound computed from this run's figures only.
  * A target whose inputs were not measured (a section skipped) is reported as `n/a`, never PASS.
  * A ratio of micro-benchmarks is computed within each round (the cases measured close together in
  * time) and the median of those per-round ratios is the figure.
@@ -38,6 +38,21 @@ export function evaluateTargets({ micro, checks, scale, eager, timers, fullSizes
       t.note = 'latency histogram / counters not recorded';
     }
     out.push(t);
+  }
+  for (const policy of POLICIES) {
+    out.push(
+      target(
+        `deadline-${policy}`,
+        `deadline overhead, ${policy}: (route with attemptTimeoutMs − raw) / (route − raw) ≤ 1.5`,
+        pairedRatio(
+          micro,
+          ['raw', `route-${policy}`, `route-${policy}-timeout`],
+          (raw, route, timed) => (timed - raw) / (route - raw),
+        ),
+        1.5,
+        'ratio',
+      ),
+    );
   }
   out.push(
     target(
