@@ -4,7 +4,7 @@
  *
  * Why: Node tracks every promise that rejects while it has no handler (the unhandled-rejection
  * bookkeeping) and untracks it when a handler arrives. `Promise.reject(reason)` handed to an
- * `await` pays both, ~1.5 µs here; a pending promise that rejects after its handler is attached
+ * `await` pays both, ~1.5 µs here (bench case `reject-all-open` before and after); a pending promise that rejects after its handler is attached
  * pays ~0.2 µs. In an outage, rejecting is the hot path. A caller that never handles the promise
  * still gets Node's usual unhandled-rejection report, one microtask later.
  */

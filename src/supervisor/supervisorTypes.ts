@@ -68,7 +68,7 @@ export interface SupervisorOptions<TTask = unknown, TResult = unknown> {
   eagerActors?: boolean;
   /**
    * Wire the Stately inspector: `true` or `{ port }`. Every breaker actor is active while it is on.
-   * Default off (it costs ~35 µs per event and its socket keeps Node alive).
+   * Default off (it costs ~35 µs per event, docs/architecture.md principle 9, and its socket keeps Node alive).
    */
   inspect?: boolean | { port?: number; onReady?: (url: string) => void };
   /** Where contained errors (a throwing hook, an actor error) are reported. Default: console.error. */

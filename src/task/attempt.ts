@@ -42,6 +42,8 @@ export class Attempt implements CallContext, LazySignal {
   endedAt = Number.NaN;
   private ended = false;
 
+  // Positional, not an options object: it runs once per healthy call (bench case `route-priority`),
+  // and an options object would be one more allocation there.
   constructor(
     private readonly host: AttemptHost,
     readonly agent: Agent,
