@@ -520,3 +520,88 @@ describe('found by the adversarial review of the lifecycle', () => {
     await supervisor.stop({ drainMs: 0 });
   });
 });
+
+describe('found by the second adversarial review', () => {
+  /** A native promise whose `then` getter answers the built-in `then` once, then a hostile one. */
+  const twoFacedPromise = () => {
+    const promise = Promise.resolve('real');
+    let reads = 0;
+    Object.defineProperty(promise, 'then', {
+      get() {
+        reads++;
+        if (reads === 1) return Promise.prototype.then;
+        return (onValue: (v: unknown) => void, onError: (e: unknown) => void) => {
+          onValue('fake');
+          onError(new Error('boom'));
+        };
+      },
+    });
+    return promise;
+  };
+
+  it('a then() that changes between reads cannot double-count a task or drive the drain count below zero', async () => {
+    const clock = new SimulatedClock();
+    const slow = deferred<string>();
+    const supervisor = createSupervisor({
+      clock,
+      agents: [
+        { id: 'a', run: twoFacedPromise, priority: 0 },
+        { id: 'slow', run: () => slow.promise, priority: 1 },
+      ],
+    });
+    const problems: string[] = [];
+    const routed = supervisor.route('t');
+    if (!(routed instanceof Promise)) problems.push(`route() returned ${String(routed)}`);
+    const viaRouteTask = supervisor.routeTask('x', ['a'], () => twoFacedPromise());
+    for (const [label, promise] of [
+      ['route', routed],
+      ['routeTask', viaRouteTask],
+    ] as const) {
+      const settlement = await settleWithin(promise);
+      if (settlement.status !== 'resolved') problems.push(`${label}: ${describeSettlement(settlement)}`);
+    }
+    const tasks = supervisor.getStats().tasks;
+    if (tasks.succeeded !== 2 || tasks.failed + tasks.rejected !== 0) problems.push(`counted ${JSON.stringify(tasks)}`);
+    const legit = supervisor.route('t2', { agents: ['slow'] });
+    let stopped = false;
+    const stopping = supervisor.stop({ drainMs: 5000 }).then(() => {
+      stopped = true;
+    });
+    await flush();
+    if (stopped) problems.push('stop() did not wait for the in-flight task');
+    slow.resolve('slow done');
+    const last = await settleWithin(legit);
+    if (last.status !== 'resolved') problems.push(`the in-flight task: ${describeSettlement(last)}`);
+    await stopping;
+    expect(problems).toEqual([]);
+  });
+
+  it('every agent gets latency samples under round-robin with concurrent calls', async () => {
+    const agents = ['a', 'b', 'c', 'd'].map((id) => ({ id, run: async (task: unknown) => task }));
+    const supervisor = createSupervisor({ agents, routing: { policy: 'round-robin' } });
+    await Promise.all(Array.from({ length: 64 * 10 * agents.length }, (_, i) => supervisor.route(i)));
+    const counts = Object.fromEntries(agents.map(({ id }) => [id, supervisor.getAgentStats(id)?.latency.count ?? 0]));
+    // Each agent's histogram counts its calls up to its last sample: at least 9 of every 10 × 64.
+    for (const count of Object.values(counts)) expect(count).toBeGreaterThanOrEqual(64 * 9);
+    await supervisor.stop({ drainMs: 0 });
+  });
+
+  it('a first attempt that times out on the default clock is timed from its deadline reading', async () => {
+    // The default clock samples a healthy call's duration; a timeout must still have one. Real time,
+    // no threshold: only that the duration exists and is not below the deadline's own reading.
+    const supervisor = createSupervisor({
+      routing: { attemptTimeoutMs: 10, maxAttempts: 1 },
+      agents: [{ id: 'a', run: () => new Promise(() => {}) }],
+    });
+    for (let i = 0; i < 3; i++) {
+      const error = await supervisor.route(i).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const [attempt] = (error as AllAgentsFailedError).attempts;
+      expect(attempt?.kind).toBe('timeout');
+      expect(typeof attempt?.durationMs).toBe('number');
+    }
+    await supervisor.stop({ drainMs: 0 });
+  });
+});

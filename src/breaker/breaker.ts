@@ -134,7 +134,6 @@ export class Breaker implements CircuitBreaker, SampledBreaker {
   readonly timesEveryCall: boolean;
   // The latency sampler's bookkeeping (common/latencySampler.ts).
   sampledEpoch = -1;
-  private executions = 0;
 
   private successes = 0;
   private failures = 0;
@@ -145,6 +144,7 @@ export class Breaker implements CircuitBreaker, SampledBreaker {
   private lastSuccess: number | null = null;
   private lastFailure: number | null = null;
   private inFlightCount = 0;
+  private starts = 0;
   /**
    * Probe permits handed out in the half-open window `permitWindow`, counted here so a caller knows
    * at once whether it holds one: a `PROBE` sent while the actor is busy (from a subscriber) is
@@ -207,9 +207,15 @@ export class Breaker implements CircuitBreaker, SampledBreaker {
     return this.lastFailure;
   }
 
+  /** Calls started so far (the latency sampler's per-agent count). */
+  get startedCount(): number {
+    return this.starts;
+  }
+
   /** An admitted call started running. */
   callStarted(): void {
     this.inFlightCount++;
+    this.starts++;
   }
 
   /** An admitted call ended, whatever its outcome. */
@@ -369,7 +375,7 @@ export class Breaker implements CircuitBreaker, SampledBreaker {
     if (this.stopped) return Promise.reject(new BreakerboxError(`Circuit breaker ${this.id} is stopped`));
     if (typeof fn !== 'function') return Promise.reject(new ConfigError('fn', fn, 'a function')); // not the agent's failure
     // A closed circuit's call decides nothing by its time unless `timesEveryCall`: it is sampled.
-    const timed = this.timesEveryCall || this.state !== 'closed' || sampleDue(this, ++this.executions);
+    const timed = this.timesEveryCall || this.state !== 'closed' || sampleDue(this, this.starts);
     const startedAt = timed ? this.clock.now() : UNTIMED;
     const generation = this.admit(startedAt);
     // Not an `async` function: a rejection thrown there is one the caller has no handler for yet.
@@ -383,7 +389,7 @@ export class Breaker implements CircuitBreaker, SampledBreaker {
     startedAt: number,
   ): Promise<T> {
     const clock = this.clock;
-    this.inFlightCount++;
+    this.callStarted();
     let value: T;
     try {
       value = await fn(new AttemptContext(1, this.id, '', 0));

@@ -52,7 +52,7 @@ export class Attempt implements CallContext, LazySignal {
     /** Whether it holds one of a half-open window's probe permits. */
     readonly probe: boolean,
     /** Clock reading at the start, or `UNTIMED`. */
-    readonly startedAt: number,
+    public startedAt: number,
     /** 1 for the first attempt of a task, 2 for the first failover, … */
     readonly attempt: number,
     private readonly givenTaskId: string | undefined,
@@ -80,6 +80,14 @@ export class Attempt implements CallContext, LazySignal {
 
   abort(reason: unknown): void {
     abortSignal(this, reason);
+  }
+
+  /**
+   * Times an untimed attempt from `startedAt`, an exact reading taken for another reason (a
+   * deadline's): its failure or timeout then has a duration. A no-op once timed or ended.
+   */
+  timeFrom(startedAt: number): void {
+    if (Number.isNaN(this.startedAt) && !this.ended) this.startedAt = startedAt;
   }
 
   /** Its duration, or null when it was not timed. */

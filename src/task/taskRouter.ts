@@ -30,7 +30,7 @@ import { DeadlineQueue } from './deadlineQueue.js';
 import type { RetryBudget } from './retryBudget.js';
 import { RunningTasks } from './runningTasks.js';
 import { type TaskFunction, TaskRun } from './taskRun.js';
-import { promiseOf } from './thenable.js';
+import { chain } from './thenable.js';
 import { TimedFirstAttempt } from './timedFirstAttempt.js';
 
 /** How many agents a routing decision lists (pools can hold 100,000). */
@@ -170,13 +170,13 @@ export class TaskRouter implements SupervisorCore {
   /**
    * One attempt on a healthy closed agent: reads the breaker's generation, bumps counters, sends
    * no XState event, and chains on the agent's own promise (an async wrapper here cost ~120 ns in
-   * bench case `route-priority`,
-   * more than the rest together). A failure hands the task, and its running count, to a TaskRun.
+   * bench case `route-priority`, more than the rest together). A failure hands the task, and its
+   * running count, to a TaskRun.
    */
   private runFirstAttempt(agent: Agent, task: unknown): Promise<unknown> {
     const breaker = agent.breaker;
     const taskNumber = ++this.taskCounter;
-    const startedAt = breaker.timesEveryCall || sampleDue(breaker, taskNumber) ? this.clock.now() : UNTIMED;
+    const startedAt = breaker.timesEveryCall || sampleDue(breaker, breaker.startedCount) ? this.clock.now() : UNTIMED;
     const attempt = new Attempt(this, agent, breaker.generation, false, startedAt, 1, undefined, taskNumber);
     this.running.started();
     const onValue = (value: unknown) => this.firstAttemptSucceeded(attempt, value);
@@ -185,15 +185,21 @@ export class TaskRouter implements SupervisorCore {
     try {
       result = (agent.run as RunFunction)(task, attempt);
     } catch (error) {
-      return onError(error);
+      // Only the agent's callbacks end this attempt: a synchronous failure always gets a TaskRun.
+      return this.firstAttemptFailed(attempt, task, error) as Promise<unknown>;
     }
-    const promise = promiseOf(result);
+    let chained: Promise<unknown> | undefined;
     try {
-      // promiseOf gives a native promise with the intrinsic `then`: it calls back later, once.
-      return promise !== undefined ? promise.then(onValue, onError) : Promise.resolve(onValue(result));
+      chained = chain(result, onValue, onError);
     } catch (error) {
-      // A fake promise (a Promise.prototype object that is not one) throws here: a failed attempt.
-      return onError(error);
+      // A fake promise (made from Promise.prototype, not one): a failed attempt.
+      return this.firstAttemptFailed(attempt, task, error) as Promise<unknown>;
+    }
+    if (chained !== undefined) return chained;
+    try {
+      return Promise.resolve(onValue(result));
+    } catch (bug) {
+      return Promise.reject(bug);
     }
   }
 
@@ -201,9 +207,10 @@ export class TaskRouter implements SupervisorCore {
   private runTimedFirstAttempt(agent: Agent, task: unknown): Promise<unknown> {
     const breaker = agent.breaker;
     const taskNumber = ++this.taskCounter;
-    // The deadline decides by time: read exactly. The attempt's duration is sampled like any other.
+    // The deadline decides by time: read exactly. A success's duration is sampled like any other;
+    // a failure or a timeout is timed from this reading (TimedFirstAttempt.failed).
     const now = this.clock.now();
-    const startedAt = breaker.timesEveryCall || sampleDue(breaker, taskNumber) ? now : UNTIMED;
+    const startedAt = breaker.timesEveryCall || sampleDue(breaker, breaker.startedCount) ? now : UNTIMED;
     const attempt = new Attempt(this, agent, breaker.generation, false, startedAt, 1, undefined, taskNumber);
     this.running.started();
     return TimedFirstAttempt.run(this, attempt, task, this.attemptTimeoutMs, now + this.attemptTimeoutMs);
@@ -217,7 +224,8 @@ export class TaskRouter implements SupervisorCore {
     return value;
   }
 
-  private firstAttemptFailed(attempt: Attempt, task: unknown, error: unknown): Promise<unknown> {
+  private firstAttemptFailed(attempt: Attempt, task: unknown, error: unknown): Promise<unknown> | undefined {
+    if (attempt.isEnded) return undefined; // a second callback from the agent: the task has its outcome
     const run = new TaskRun(this, { task, taskNumber: attempt.taskNumber, timeoutMs: 0 });
     return run.resumeAfterFailedAttempt(attempt, error);
   }

@@ -29,7 +29,7 @@ import { Attempt } from './attempt.js';
 import type { CallContext } from './callContext.js';
 import type { Deadline } from './deadlineQueue.js';
 import type { StoppableTask } from './runningTasks.js';
-import { promiseOf } from './thenable.js';
+import { chain, isThenable } from './thenable.js';
 
 export type TaskFunction = (agentId: string, ctx: CallContext) => unknown;
 
@@ -175,26 +175,26 @@ export class TaskRun implements Deadline, TaskEligibility, StoppableTask {
         if (this.failed(error, 'failed')) continue;
         throw this.finalError(error);
       }
-      const promise = promiseOf(result);
-      if (promise !== undefined) {
-        try {
-          return promise.then(this.onValue, this.onError);
-        } catch (error) {
-          if (this.failed(error, 'failed')) continue; // a fake promise: the attempt failed
-          throw this.finalError(error);
-        }
+      let chained: Promise<unknown> | undefined;
+      try {
+        chained = chain(result, this.onValue, this.onError);
+      } catch (error) {
+        if (this.failed(error, 'failed')) continue; // a fake promise: the attempt failed
+        throw this.finalError(error);
       }
+      if (chained !== undefined) return chained;
       this.succeeded(result);
       return Promise.resolve(result);
     }
   }
 
   private readonly onValue = (value: unknown): unknown => {
-    this.succeeded(value);
+    this.succeeded(value); // false for a second callback: nothing is counted twice
     return value;
   };
 
-  private readonly onError = (error: unknown): Promise<unknown> => {
+  private readonly onError = (error: unknown): Promise<unknown> | undefined => {
+    if ((this.current as Attempt).isEnded) return undefined; // a second callback: the task has its outcome
     if (this.failed(error, 'failed')) return this.runChained();
     throw this.finalError(error);
   };
@@ -237,14 +237,14 @@ export class TaskRun implements Deadline, TaskEligibility, StoppableTask {
         return;
       }
       if (this.settled) return; // run() aborted the task: its attempt ended with it
-      const promise = promiseOf(result);
-      if (promise === undefined) {
+      if (!isThenable(result)) {
         if (this.succeeded(result)) this.settle(true, result);
         return;
       }
       if (this.timeoutMs > 0) this.core.deadlines.schedule(this, attempt.startedAt + this.timeoutMs);
       try {
-        promise.then(
+        chain(
+          result,
           (value) => this.attemptSettled(attempt, true, value),
           (error) => this.attemptSettled(attempt, false, error),
         );
@@ -416,6 +416,7 @@ export class TaskRun implements Deadline, TaskEligibility, StoppableTask {
   private failed(error: unknown, outcome: 'failed' | 'timed-out'): boolean {
     const core = this.core;
     const attempt = this.current as Attempt;
+    if (attempt.isEnded) return false; // an abort or stop() ended it: the task is settled or settling
     if (this.stoppedBySupervisor || core.phase === 'stopped') {
       // The agent gave up because stop() aborted it: not the agent's failure.
       attempt.end('abandoned', '', error);

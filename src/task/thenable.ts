@@ -19,28 +19,30 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
 const intrinsicThen = Promise.prototype.then;
 
 /**
- * What `run` returned as a promise to chain on, or undefined for a plain value. A native promise
- * with the intrinsic `then` and constructor is used as it is (no extra tick: the common case), so
- * chaining on it runs no user code; anything else that is thenable — a promise with its own `then`,
- * a subclass, a thenable — is adopted by a new promise's resolve function, which never throws and
- * settles once (`Promise.resolve` would hand back a native promise as it is, own `then` and all).
- * Chaining on a fake promise (an object made from `Promise.prototype`) can still throw: callers
- * catch that as the attempt's failure.
+ * Chains `onValue` / `onError` on what `run` returned, or returns undefined for a plain value.
+ *
+ * A native promise is chained with the built-in `then`, called directly: no `then` of the agent's
+ * runs (an own `then`, or a getter that answers differently on each read, is never consulted), so
+ * each handler is called at most once, later, with no extra tick (the common case). A subclass's
+ * species constructor still shapes the promise returned to the caller, not the bookkeeping. Anything
+ * else that is thenable is adopted by a new promise's resolve function, which never throws and
+ * settles once. Chaining a fake promise (a Proxy, or an object made from `Promise.prototype`) throws
+ * a TypeError: callers catch that as the attempt's failure.
  */
-export function promiseOf(value: unknown): Promise<unknown> | undefined {
+export function chain(
+  value: unknown,
+  onValue: (value: unknown) => unknown,
+  onError: (error: unknown) => unknown,
+): Promise<unknown> | undefined {
+  let native: boolean;
   try {
-    if (
-      value instanceof Promise &&
-      (value as { then: unknown }).then === intrinsicThen &&
-      (value as { constructor: unknown }).constructor === Promise
-    ) {
-      return value;
-    }
+    native = value instanceof Promise;
   } catch {
-    // `instanceof` on a revoked Proxy, a throwing getter: adopt it, which rejects with the reason.
-    return adopt(value);
+    // `instanceof` on a revoked Proxy: adopt it, which rejects with the reason.
+    return adopt(value).then(onValue, onError);
   }
-  return isThenable(value) ? adopt(value) : undefined;
+  if (native) return intrinsicThen.call(value as Promise<unknown>, onValue, onError);
+  return isThenable(value) ? adopt(value).then(onValue, onError) : undefined;
 }
 
 function adopt(value: unknown): Promise<unknown> {

@@ -11,7 +11,7 @@ import type { Attempt } from './attempt.js';
 import type { Deadline } from './deadlineQueue.js';
 import type { StoppableTask } from './runningTasks.js';
 import { TaskRun } from './taskRun.js';
-import { promiseOf } from './thenable.js';
+import { chain, isThenable } from './thenable.js';
 
 // One executor for every promise: no closure per task just to get hold of resolve and reject.
 let capturedResolve: (value: unknown) => void = () => {};
@@ -63,14 +63,14 @@ export class TimedFirstAttempt implements Deadline, StoppableTask {
     }
     // `run` itself may have ended the task (stop() from inside it): then nothing is scheduled.
     if (timed.done) return promise;
-    const pending = promiseOf(result);
-    if (pending === undefined) {
+    if (!isThenable(result)) {
       timed.succeeded(result);
       return promise;
     }
+    timed.deadlineAt = deadlineAt;
     core.deadlines.schedule(timed, deadlineAt);
     try {
-      pending.then(timed.onValue, timed.onError);
+      chain(result, timed.onValue, timed.onError);
     } catch (error) {
       timed.onError(error); // a fake promise: the attempt failed
     }
@@ -78,7 +78,7 @@ export class TimedFirstAttempt implements Deadline, StoppableTask {
   }
 
   private readonly onValue = (value: unknown): void => {
-    if (this.done) return; // it timed out or was abandoned: a late result
+    if (this.done) return; // it timed out or was abandoned, or a second callback: a late result
     this.core.deadlines.cancel(this);
     this.succeeded(value);
   };
@@ -103,6 +103,8 @@ export class TimedFirstAttempt implements Deadline, StoppableTask {
   /** A failure or a timeout: a TaskRun takes the task over (failover, or the final error). */
   private failed(error: unknown, outcome: 'failed' | 'timed-out'): void {
     this.done = true;
+    // The deadline's exact start reading times the failure, if the attempt was not sampled.
+    this.attempt.timeFrom(this.deadlineAt - this.timeoutMs);
     this.core.running.unlink(this);
     const run = new TaskRun(this.core, {
       task: this.task,
