@@ -1,8 +1,9 @@
 /**
  * `createSupervisor`: agents with a breaker each, routed with failover and retries, observable.
  *
- * The facade over three roles: the agents and where their breaker actors live (here), routing
- * (task/taskRouter.ts, the hot path) and reading (supervisorStats.ts). The root XState actor
+ * The facade over four roles: the agents and the lifecycle (here), where their breaker actors live
+ * (breakerPlacement.ts), routing (task/taskRouter.ts, the hot path) and reading
+ * (supervisorStats.ts). The root XState actor
  * (machines/supervisor.ts) owns the lifecycle and the shards that parent the breaker actors;
  * breakers are virtual until they first need their actor (docs/architecture.md, principle 3).
  */
@@ -12,10 +13,10 @@ import { breakerShardMachine } from '../../machines/breakerShard.js';
 import type { BreakerState } from '../../machines/circuitBreaker.js';
 import { type alwaysGrantedLease, circuitBreakerMachine } from '../../machines/circuitBreaker.js';
 import { supervisorMachine } from '../../machines/supervisor.js';
-import { Breaker, type BreakerHost, type BreakerMetrics, type Transition } from '../breaker/breaker.js';
+import { Breaker, type BreakerMetrics } from '../breaker/breaker.js';
 import type { BreakerSync } from '../breaker/breakerSync.js';
 import { holdProcess, realClock } from '../common/clock.js';
-import { BreakerboxError, ConfigError, SupervisorStoppedError } from '../common/errors.js';
+import { ConfigError, SupervisorStoppedError } from '../common/errors.js';
 import { type Inspection, startInspection } from '../inspection/supervisorInspection.js';
 import { Agent, type RunFunction } from '../pool/agent.js';
 import { AgentPool } from '../pool/agentPool.js';
@@ -24,6 +25,7 @@ import type { CallContext } from '../task/callContext.js';
 import { RetryBudget } from '../task/retryBudget.js';
 import { TaskRouter } from '../task/taskRouter.js';
 import type { TaskFunction } from '../task/taskRun.js';
+import { BreakerPlacement } from './breakerPlacement.js';
 import { indexScheduledEvents } from './scheduledEventIndex.js';
 import { type AgentSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type SupervisorSnapshot } from './snapshot.js';
 import {
@@ -53,7 +55,7 @@ const DEFAULT_SHARD_SIZE = 100;
 const DEFAULT_FAILURE_LOG_SIZE = 1000;
 const DEFAULT_DRAIN_MS = 5000;
 
-class SupervisorImpl implements Supervisor, BreakerHost {
+class SupervisorImpl implements Supervisor {
   readonly clock;
   readonly pool = new AgentPool();
   readonly streams: SupervisorStreams;
@@ -61,13 +63,11 @@ class SupervisorImpl implements Supervisor, BreakerHost {
 
   private readonly router: TaskRouter;
   private readonly root: Actor<typeof supervisorMachine>;
-  private readonly maxEjectionPercent: number;
+  private readonly placement: BreakerPlacement;
   private readonly breakerDefaults: BreakerOptions;
   private readonly defaultPolicy: BreakerPolicy;
-  private readonly shardSize: number;
   private readonly eagerActors: boolean;
   readonly reportError: (error: unknown, where: string) => void;
-  private activated = 0;
   private stopping: Promise<void> | undefined;
   private readonly drainWaiters = new Map<Agent, Array<() => void>>();
   private readonly inspection: Inspection | undefined;
@@ -78,10 +78,8 @@ class SupervisorImpl implements Supervisor, BreakerHost {
   constructor(options: SupervisorOptions) {
     const routing = options.routing ?? {};
     this.clock = options.clock ?? realClock;
-    this.maxEjectionPercent = routing.maxEjectionPercent ?? 100;
     this.breakerDefaults = { ...options.breaker, clock: this.clock };
     this.defaultPolicy = resolveBreakerPolicy(this.breakerDefaults);
-    this.shardSize = options.shardSize ?? DEFAULT_SHARD_SIZE;
     this.eagerActors = options.eagerActors === true || (options.inspect !== undefined && options.inspect !== false);
     const onError = options.onError;
     this.reportError = onError
@@ -130,10 +128,21 @@ class SupervisorImpl implements Supervisor, BreakerHost {
     this.root.subscribe({ error: (error) => this.reportError(error, 'supervisor actor') });
     this.root.on('breakerError', (event) => this.reportError(event.error, `breaker ${event.agentId}`));
     this.root.start();
+    this.placement = new BreakerPlacement({
+      root: this.root,
+      pool: this.pool,
+      clock: this.clock,
+      streams: this.streams,
+      sync: options.sync,
+      shardSize: options.shardSize ?? DEFAULT_SHARD_SIZE,
+      maxEjectionPercent: routing.maxEjectionPercent ?? 100,
+      phase: () => this.phase,
+      reportError: this.reportError,
+    });
 
     for (const entry of options.restore?.agents ?? []) this.pendingRestore.set(entry.id, entry);
     const agents = (options.agents ?? []).map((spec) => this.register(spec, false));
-    if (this.eagerActors) this.activateAll(agents);
+    if (this.eagerActors) this.placement.activateAll(agents);
     if (this.sync) {
       const sync = this.sync;
       this.contain('sync.attach', () =>
@@ -186,75 +195,6 @@ class SupervisorImpl implements Supervisor, BreakerHost {
     return this.register({ id });
   }
 
-  // ─── BreakerHost: where breaker actors live ─────────────────────────────────────────────────
-
-  activate(breaker: Breaker): AnyActorRef {
-    const agent = this.pool.byId.get(breaker.id);
-    if (agent === undefined || agent.breaker !== breaker) {
-      throw new BreakerboxError(`Agent ${breaker.id} is no longer registered`);
-    }
-    if (this.phase === 'stopped') throw new BreakerboxError('The supervisor is stopped');
-    if (agent.shard < 0) {
-      agent.shard = Math.floor(this.activated++ / this.shardSize);
-      this.root.send({
-        type: 'ACTIVATE_BREAKER',
-        shard: agent.shard,
-        agentId: agent.id,
-        input: { agentId: agent.id, options: breaker.options, now: this.clock.now() },
-      });
-    } // else spawned by activateAll, which then asks for it here
-    const ref = this.root.system.get(agent.id) as AnyActorRef | undefined;
-    if (ref === undefined) throw new BreakerboxError(`The breaker actor of ${agent.id} could not be activated`);
-    return ref;
-  }
-
-  onTransition(transition: Transition, breaker: Breaker, external: boolean): void {
-    const agent = this.pool.byId.get(breaker.id);
-    if (agent !== undefined && agent.breaker === breaker) this.pool.stateChanged(agent, transition.from, transition.to);
-    const sync = this.sync;
-    if (sync !== undefined && !external) {
-      const nextProbeAt = transition.to === 'open' ? breaker.context.nextProbeAt : null;
-      this.contain('sync.publish', () => sync.publish({ ...transition, nextProbeAt }));
-    }
-    if (this.streams.transitions.observed) this.streams.transitions.next(transition);
-    this.streams.changes.next();
-  }
-
-  ejectionAllowed(): boolean {
-    if (this.maxEjectionPercent >= 100) return true;
-    const counts = this.pool.counts;
-    return ((counts.open + counts.half_open + 1) * 100) / this.pool.size <= this.maxEjectionPercent;
-  }
-
-  onError(error: unknown, breaker: Breaker): void {
-    this.reportError(error, `breaker ${breaker.id}`);
-  }
-
-  /**
-   * Activates many breaker actors with one event per shard instead of two per breaker (the root's
-   * and the shard's): a supervisor created with eager actors, or with inspection on.
-   */
-  private activateAll(agents: readonly Agent[]): void {
-    const pending = agents.filter((agent) => !agent.breaker.isActive);
-    const now = this.clock.now();
-    for (let i = 0; i < pending.length; ) {
-      const shard = Math.floor(this.activated / this.shardSize);
-      const batch = pending.slice(i, i + this.shardSize - (this.activated % this.shardSize));
-      i += batch.length;
-      this.activated += batch.length;
-      for (const agent of batch) agent.shard = shard;
-      this.root.send({
-        type: 'ACTIVATE_BREAKERS',
-        shard,
-        breakers: batch.map(({ id, breaker }) => ({
-          agentId: id,
-          input: { agentId: id, options: breaker.options, now },
-        })),
-      });
-    }
-    for (const agent of pending) agent.breaker.actor; // each breaker subscribes to its spawned actor
-  }
-
   // ─── agents ─────────────────────────────────────────────────────────────────────────────────
 
   private register(
@@ -271,7 +211,7 @@ class SupervisorImpl implements Supervisor, BreakerHost {
     const seq = this.pool.takeSeq();
     const options = spec.breaker ? { ...this.breakerDefaults, ...spec.breaker, id: spec.id } : this.breakerDefaults;
     const policy = spec.breaker ? resolveBreakerPolicy(options) : this.defaultPolicy;
-    const breaker = new Breaker(spec.id, options, policy, this.clock, this);
+    const breaker = new Breaker(spec.id, options, policy, this.clock, this.placement);
     const agent = new Agent(spec.id, spec.run, spec.priority ?? seq, spec.weight ?? 1, seq, breaker);
     this.pool.add(agent);
     const restored = this.pendingRestore.get(spec.id);
@@ -323,9 +263,7 @@ class SupervisorImpl implements Supervisor, BreakerHost {
   /** Drops a drained agent: out of the pool, its actor stopped. */
   private forget(agent: Agent): void {
     this.pool.delete(agent);
-    if (agent.shard >= 0 && this.phase !== 'stopped') {
-      this.root.send({ type: 'DEACTIVATE_BREAKER', shard: agent.shard, agentId: agent.id });
-    }
+    this.placement.deactivate(agent);
     agent.breaker.detach();
     this.streams.changes.next();
   }
