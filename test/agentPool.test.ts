@@ -47,6 +47,17 @@ function expectSameAgents(actual: readonly Agent[], expected: readonly Agent[]):
   });
 }
 
+/** A pool where agent `a` was added, removed and added again: `old` is the stale object. */
+function poolWithStaleAgent() {
+  const pool = new AgentPool();
+  const old = makeAgent('a', 0);
+  pool.add(old);
+  pool.delete(old);
+  const fresh = makeAgent('a', 1);
+  pool.add(fresh);
+  return { pool, old, fresh, version: pool.version };
+}
+
 describe('Agent.routable', () => {
   it('is true when closed or half-open, not draining, with a run function', () => {
     for (const state of STATES) {
@@ -165,13 +176,7 @@ describe('AgentPool', () => {
   });
 
   it('delete ignores an agent not in the pool, or a stale one whose id was reused', () => {
-    const pool = new AgentPool();
-    const old = makeAgent('a', 0);
-    pool.add(old);
-    pool.delete(old);
-    const fresh = makeAgent('a', 1);
-    pool.add(fresh);
-    const version = pool.version;
+    const { pool, old, fresh, version } = poolWithStaleAgent();
     pool.delete(old); // stale: same id, another object
     pool.delete(makeAgent('never-added', 2));
     expect(pool.version).toBe(version);
@@ -226,13 +231,7 @@ describe('AgentPool', () => {
   });
 
   it('stateChanged ignores an agent not in the pool, or a stale one whose id was reused', () => {
-    const pool = new AgentPool();
-    const old = makeAgent('a', 0);
-    pool.add(old);
-    pool.delete(old);
-    const fresh = makeAgent('a', 1);
-    pool.add(fresh);
-    const version = pool.version;
+    const { pool, old, fresh, version } = poolWithStaleAgent();
     transition(pool, old, 'open');
     transition(pool, makeAgent('never-added', 2), 'open');
     expect(pool.version).toBe(version);

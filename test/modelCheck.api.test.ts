@@ -16,6 +16,7 @@ import { ConfigError } from '../src/common/errors.js';
 import { checkBreakerMachine } from '../src/testing/modelCheck.js';
 import { type ModelCheckOptions, modelCheck, replayPath, SimulatedClock } from '../src/testing.js';
 import { breakerGrid, explore } from './support/exploreBreaker.js';
+import { ignoresTheLease, losesReleasedPermit } from './support/permitMutants.js';
 
 const types = (path: Array<{ type: string }>) => path.map((e) => e.type);
 const AFTER_BACKOFF = 'xstate.after.backoff.circuitBreaker.open';
@@ -246,9 +247,6 @@ describe('modelCheck()', () => {
     expect(result.violations.map((v) => v.invariant)).toContain(invariant);
   });
 
-  /** `probeBudgetLeft`'s request test: the PROBE names the current window, or none. */
-  const currentWindow = ({ context, event }: { context: BreakerContext; event: BreakerEvent }) =>
-    event.type === 'PROBE' && (event.generation === undefined || event.generation === context.generation);
   const keepsThePermit = {
     actions: {
       releaseProbe: assign(({ context }: { context: BreakerContext }) => ({ probesAdmitted: context.probesAdmitted })),
@@ -307,12 +305,7 @@ describe('modelCheck()', () => {
     ],
     [
       'the guard admits probes without the lease, unlike mayAdmitProbe()',
-      {
-        guards: {
-          probeBudgetLeft: (args: { context: BreakerContext; event: BreakerEvent }) =>
-            currentWindow(args) && args.context.probesAdmitted < args.context.policy.halfOpenMaxCalls,
-        },
-      },
+      ignoresTheLease,
       ['mayAdmitProbe() answers every PROBE of a half-open window as the machine does'],
       'PROBE',
     ],
@@ -320,18 +313,7 @@ describe('modelCheck()', () => {
       // The window a release leaves has the key of one reached with fewer steps, which is the one
       // explored further: only the two-step invariant, stepping from the release's own target, sees it.
       'a permit given back is lost to context the state key leaves out',
-      {
-        guards: {
-          probeBudgetLeft: (args: { context: BreakerContext; event: BreakerEvent }) =>
-            currentWindow(args) && mayAdmitProbe(args.context) && args.context.changeReason !== 'permit released',
-        },
-        actions: {
-          releaseProbe: assign(({ context }: { context: BreakerContext }) => ({
-            probesAdmitted: context.probesAdmitted - 1,
-            changeReason: 'permit released',
-          })),
-        },
-      },
+      losesReleasedPermit,
       [liveness],
       'PROBE_RELEASED',
     ],
@@ -359,18 +341,7 @@ describe('modelCheck()', () => {
   );
 
   it('only the two-step invariant sees a permit lost to context the state key leaves out', () => {
-    const lost = circuitBreakerMachine.provide({
-      guards: {
-        probeBudgetLeft: (args) =>
-          currentWindow(args) && mayAdmitProbe(args.context) && args.context.changeReason !== 'permit released',
-      },
-      actions: {
-        releaseProbe: assign(({ context }) => ({
-          probesAdmitted: context.probesAdmitted - 1,
-          changeReason: 'permit released',
-        })),
-      },
-    });
+    const lost = circuitBreakerMachine.provide(losesReleasedPermit);
     const result = checkBreakerMachine(lost, { breaker: { failureThreshold: 2, halfOpenMaxCalls: 2 } });
     expect(result.violations.map((v) => v.invariant)).toEqual([liveness]);
   });

@@ -11,12 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import { assign, createActor, transition } from 'xstate';
 import type { BreakerOptions } from '../machines/breakerOptions.js';
-import {
-  type BreakerContext,
-  type BreakerEvent,
-  localBreakerMachine,
-  mayAdmitProbe,
-} from '../machines/circuitBreaker.js';
+import { type BreakerEvent, localBreakerMachine, mayAdmitProbe } from '../machines/circuitBreaker.js';
 import {
   AFTER_BACKOFF,
   AFTER_HALF_OPEN_TIMEOUT,
@@ -32,6 +27,7 @@ import {
   machine,
   type Snapshot,
 } from './support/exploreBreaker.js';
+import { ignoresTheLease, losesReleasedPermit } from './support/permitMutants.js';
 
 /** The policy as the README documents its defaults, resolved here rather than by the machine. */
 function documentedPolicy(options: BreakerOptions) {
@@ -509,10 +505,6 @@ describe('exhaustive exploration of the breaker machine', () => {
 
 type Implementations = Parameters<typeof machine.provide>[0];
 
-/** A request names the current window, or none. */
-const currentWindow = ({ context, event }: { context: BreakerContext; event: BreakerEvent }) =>
-  event.type === 'PROBE' && (event.generation === undefined || event.generation === context.generation);
-
 /**
  * Broken copies of the machine, one per check on probe permits, and what the check must say: each
  * check above can fail. A broken release can make the space infinite (permits below zero): the
@@ -561,32 +553,12 @@ const brokenPermits: Array<[string, Implementations, RegExp]> = [
     { guards: { probeBudgetLeft: ({ context }) => mayAdmitProbe(context) } },
     /a PROBE for an older window changed half_open/,
   ],
-  [
-    'probes go out without the lease, unlike mayAdmitProbe() says',
-    {
-      guards: {
-        probeBudgetLeft: (args) =>
-          currentWindow(args) && args.context.probesAdmitted < args.context.policy.halfOpenMaxCalls,
-      },
-    },
-    /mayAdmitProbe\(\) said false/,
-  ],
+  ['probes go out without the lease, unlike mayAdmitProbe() says', ignoresTheLease, /mayAdmitProbe\(\) said false/],
   [
     // Only the two-step check sees this: the window a release leaves has the key of one reached
     // without a release (with fewer steps), which is the one explored further.
     'a permit given back is lost to context the state key leaves out',
-    {
-      guards: {
-        probeBudgetLeft: (args) =>
-          currentWindow(args) && mayAdmitProbe(args.context) && args.context.changeReason !== 'permit released',
-      },
-      actions: {
-        releaseProbe: assign(({ context }) => ({
-          probesAdmitted: context.probesAdmitted - 1,
-          changeReason: 'permit released',
-        })),
-      },
-    },
+    losesReleasedPermit,
     /a permit given back was not admitted again/,
   ],
 ];
