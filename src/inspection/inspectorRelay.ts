@@ -10,7 +10,9 @@
  *
  * It listens on 127.0.0.1 only, accepts viewers only from its own page (WebSocket `Origin` and
  * `Host` are checked, so another web site cannot read the events), and the process's own socket
- * presents a random key. Inspection is opt-in (about 35 µs per event, and the socket keeps Node
+ * presents a random key. A request target that is not a URL (`//`, `http://`) is answered 400, page
+ * or WebSocket upgrade alike; a viewer that stops reading is disconnected once `maxViewerBufferedBytes`
+ * of live events wait unread for it, as the dashboard's event streams do. Inspection is opt-in (about 35 µs per event, and the socket keeps Node
  * alive): `stop()` closes everything so the process can exit.
  *
  * `@statelyai/inspect` and `ws` are optional dependencies, loaded only when this runs.
@@ -22,12 +24,19 @@ import type { InspectionEvent } from 'xstate';
 import { BreakerboxError } from '../common/errors.js';
 import { checkFunction, checkKnownKeys, checkNumber, checkPlainObject, optional } from '../common/validate.js';
 import { allowedHost, withPort } from '../http/loopbackHosts.js';
+import { sendError } from '../http/respond.js';
 
 export interface InspectorOptions {
   /** Loopback port of the relay; 0 picks a free one. Default 0. */
   port?: number;
   /** Called once with the page to open. Default: prints how to open it with `console.log`. */
   onReady?: (url: string) => void;
+  /**
+   * A viewer (browser tab) that leaves more than this many bytes of live events unread is
+   * disconnected, rather than buffered without bound; what it was sent on connecting (the replay)
+   * does not count. It reconnects by reloading the page. Default 4 MiB.
+   */
+  maxViewerBufferedBytes?: number;
 }
 
 export interface Inspector {
@@ -46,6 +55,10 @@ const REPLAY_EVENTS = 500;
 /** Actor registrations kept for replay. */
 const MAX_ACTORS = 20_000;
 const CONNECT_TIMEOUT_MS = 10_000;
+/** Default `maxViewerBufferedBytes`. */
+const MAX_VIEWER_BUFFERED_BYTES = 4 << 20;
+/** The body of the 400 for a request target that is not a URL, page or upgrade alike. */
+const BAD_TARGET = { code: 'bad_request', message: 'The request target is not a valid path' };
 
 type WsModule = typeof import('ws');
 type InspectModule = typeof import('@statelyai/inspect');
@@ -65,9 +78,12 @@ async function loadOptional(): Promise<{ ws: WsModule; inspect: InspectModule }>
 
 function validate(options: unknown): asserts options is InspectorOptions {
   checkPlainObject(options, 'inspect');
-  checkKnownKeys(options, 'inspect', ['port', 'onReady']);
+  checkKnownKeys(options, 'inspect', ['port', 'onReady', 'maxViewerBufferedBytes']);
   optional(options.port, (port) => checkNumber(port, 'inspect.port', { min: 0, max: 65_535, integer: true }));
   optional(options.onReady, (onReady) => checkFunction(onReady, 'inspect.onReady'));
+  optional(options.maxViewerBufferedBytes, (bytes) =>
+    checkNumber(bytes, 'inspect.maxViewerBufferedBytes', { min: 1, integer: true }),
+  );
 }
 
 /**
@@ -85,6 +101,7 @@ export async function createInspector(options: InspectorOptions = {}): Promise<I
   validate(options);
   const { ws, inspect: stately } = await loadOptional();
   const key = randomBytes(16).toString('hex');
+  const maxViewerBuffered = options.maxViewerBufferedBytes ?? MAX_VIEWER_BUFFERED_BYTES;
   const actors = new Map<string, string>();
   const recent: string[] = [];
   const sockets = new Set<Socket>();
@@ -116,26 +133,38 @@ export async function createInspector(options: InspectorOptions = {}): Promise<I
   const wss = new ws.WebSocketServer({
     server,
     maxPayload: 16 << 20,
-    verifyClient: ({ req }: { req: IncomingMessage }) => {
-      if (allowedHost(req, hosts) === undefined) return false;
-      if (isApp(req, key)) return true;
+    // The callback form, to answer a target that is not a URL with a 400 rather than throw.
+    verifyClient: (
+      { req }: { req: IncomingMessage },
+      done: (verified: boolean, code?: number, message?: string, headers?: Record<string, string>) => void,
+    ) => {
+      if (allowedHost(req, hosts) === undefined) return done(false);
+      const url = parseTarget(req);
+      if (url === undefined) {
+        return done(false, 400, JSON.stringify({ error: BAD_TARGET }), {
+          'Content-Type': 'application/json; charset=utf-8',
+        });
+      }
+      if (isApp(url, key)) return done(true);
       const origin = req.headers.origin;
-      return origin === undefined || ownOrigins.has(origin);
+      done(origin === undefined || ownOrigins.has(origin));
     },
   });
-  const viewers = new Set<import('ws').WebSocket>();
+  /** Each viewer with the unread bytes at which it is disconnected. */
+  const viewers = new Map<import('ws').WebSocket, number>();
   wss.on('connection', (socket, req) => {
-    if (isApp(req, key)) {
+    if (isApp(parseTarget(req), key)) {
       appConnected();
       socket.on('message', (data) => relay(data.toString()));
       return;
     }
-    viewers.add(socket);
     socket.on('close', () => viewers.delete(socket));
     socket.on('error', () => viewers.delete(socket));
     // Viewers only listen: what they send is ignored.
     for (const message of actors.values()) socket.send(message);
     for (const message of recent) socket.send(message);
+    // The replay is bounded by what the relay keeps; the cap is on live events left unread after it.
+    viewers.set(socket, socket.bufferedAmount + maxViewerBuffered);
   });
 
   function relay(message: string): void {
@@ -151,7 +180,16 @@ export async function createInspector(options: InspectorOptions = {}): Promise<I
       recent.push(message);
       if (recent.length > REPLAY_EVENTS) recent.shift();
     }
-    for (const viewer of viewers) if (viewer.readyState === viewer.OPEN) viewer.send(message);
+    for (const [viewer, limit] of viewers) {
+      if (viewer.readyState !== viewer.OPEN) continue;
+      // Checked before sending, as the event streams do: one message may overshoot, never more.
+      if (viewer.bufferedAmount > limit) {
+        viewers.delete(viewer);
+        viewer.terminate();
+        continue;
+      }
+      viewer.send(message);
+    }
   }
 
   const inspector = stately.createWebSocketInspector({ url: `ws://127.0.0.1:${port}/app?key=${key}` });
@@ -201,9 +239,20 @@ export async function createInspector(options: InspectorOptions = {}): Promise<I
   };
 }
 
-function isApp(req: IncomingMessage, key: string): boolean {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  return url.pathname === '/app' && url.searchParams.get('key') === key;
+/**
+ * The request target as a URL, or undefined when it is not one: `//`, `///`, `http://` and `//[::1`
+ * reach the server as they are and make `new URL` throw.
+ */
+function parseTarget(req: IncomingMessage): URL | undefined {
+  try {
+    return new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    return undefined;
+  }
+}
+
+function isApp(url: URL | undefined, key: string): boolean {
+  return url?.pathname === '/app' && url.searchParams.get('key') === key;
 }
 
 /** The bridge page: the Stately inspector in an iframe, fed from the relay's WebSocket. */
@@ -213,7 +262,11 @@ function servePage(req: IncomingMessage, res: ServerResponse, hosts: ReadonlySet
     res.writeHead(421, { 'content-type': 'text/plain' }).end(`misdirected request: open ${url}`);
     return;
   }
-  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  const path = parseTarget(req)?.pathname;
+  if (path === undefined) {
+    sendError(res, 400, BAD_TARGET.code, BAD_TARGET.message);
+    return;
+  }
   const common = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' };
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { ...common, allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed');

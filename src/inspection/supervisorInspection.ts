@@ -3,7 +3,7 @@
  * the inspector is not, so inspection events wait in a bounded buffer until it is connected.
  */
 import type { InspectionEvent } from 'xstate';
-import { createInspector } from './inspectorRelay.js';
+import { createInspector, type InspectorOptions } from './inspectorRelay.js';
 
 /** Events kept while the inspector starts: enough for 10,000 actors' registrations. */
 const MAX_BUFFERED = 50_000;
@@ -16,7 +16,7 @@ export interface Inspection {
 }
 
 export function startInspection(
-  options: { port?: number; onReady?: (url: string) => void },
+  options: InspectorOptions,
   reportError: (error: unknown, where: string) => void,
 ): Inspection {
   let buffer: InspectionEvent[] | undefined = [];
