@@ -76,7 +76,8 @@ async function loadOptional(): Promise<{ ws: WsModule; inspect: InspectModule }>
   }
 }
 
-function validate(options: unknown): asserts options is InspectorOptions {
+/** Throws `ConfigError` naming the first invalid inspector option (also `createSupervisor`'s `inspect`). */
+export function validateInspectorOptions(options: unknown): asserts options is InspectorOptions {
   checkPlainObject(options, 'inspect');
   checkKnownKeys(options, 'inspect', ['port', 'onReady', 'maxViewerBufferedBytes']);
   optional(options.port, (port) => checkNumber(port, 'inspect.port', { min: 0, max: 65_535, integer: true }));
@@ -98,7 +99,7 @@ function validate(options: unknown): asserts options is InspectorOptions {
  * await inspector.stop();
  */
 export async function createInspector(options: InspectorOptions = {}): Promise<Inspector> {
-  validate(options);
+  validateInspectorOptions(options);
   const { ws, inspect: stately } = await loadOptional();
   const key = randomBytes(16).toString('hex');
   const maxViewerBuffered = options.maxViewerBufferedBytes ?? MAX_VIEWER_BUFFERED_BYTES;

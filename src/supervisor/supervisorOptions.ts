@@ -12,6 +12,7 @@ import {
   MAX_TIMER_MS,
   optional,
 } from '../common/validate.js';
+import { validateInspectorOptions } from '../inspection/inspectorRelay.js';
 import { validateSnapshot } from './snapshot.js';
 import type { AgentSpec, RouteOptions, StopOptions, SupervisorOptions } from './supervisorTypes.js';
 
@@ -62,11 +63,7 @@ export function validateSupervisorOptions(options: unknown): asserts options is 
     }
   });
   optional(options.inspect, (v) => {
-    if (typeof v === 'boolean') return;
-    checkPlainObject(v, 'inspect');
-    checkKnownKeys(v, 'inspect', ['port', 'onReady']);
-    optional(v.port, (port) => checkNumber(port, 'inspect.port', { min: 0, max: 65535, integer: true }));
-    optional(v.onReady, (f) => checkFunction(f, 'inspect.onReady'));
+    if (typeof v !== 'boolean') validateInspectorOptions(v);
   });
   optional(options.routing, (routing) => {
     checkPlainObject(routing, 'routing');

@@ -5,6 +5,7 @@ import type { BreakerOptions, Clock } from '../../machines/breakerOptions.js';
 import type { BreakerState } from '../../machines/circuitBreaker.js';
 import type { BreakerMetrics, CircuitBreaker, Transition } from '../breaker/breaker.js';
 import type { BreakerSync } from '../breaker/breakerSync.js';
+import type { InspectorOptions } from '../inspection/inspectorRelay.js';
 import type { CallContext } from '../task/callContext.js';
 import type { SupervisorSnapshot } from './snapshot.js';
 
@@ -60,7 +61,14 @@ export interface SupervisorOptions<TTask = unknown, TResult = unknown> {
   routing?: RoutingOptions;
   /** Size of the recent-failures ring buffer. Default 1000. */
   failureLogSize?: number;
-  /** One clock for every timer and timestamp. Default: real time. */
+  /**
+   * One clock for every timer and timestamp. Default: real time. A reading of `now()` that is not a
+   * time `Date` can represent (NaN, ±Infinity, beyond ±8.64e15 ms, not a number) or a throw is
+   * replaced by the last good reading (0 before the first): time stands still until the clock reads
+   * well again (calls last 0 ms, no deadline passes, no window slides; the clock's own timers still
+   * fire), and every timestamp stays printable. The first bad reading is reported once, to
+   * `onError(error, 'clock')`.
+   */
   clock?: Clock;
   /** Breaker actors per shard actor (spawning under one parent is O(n²)). Default 100. */
   shardSize?: number;
@@ -70,7 +78,7 @@ export interface SupervisorOptions<TTask = unknown, TResult = unknown> {
    * Wire the Stately inspector: `true` or `{ port }`. Every breaker actor is active while it is on.
    * Default off (it costs ~35 µs per event, docs/architecture.md principle 9, and its socket keeps Node alive).
    */
-  inspect?: boolean | { port?: number; onReady?: (url: string) => void };
+  inspect?: boolean | InspectorOptions;
   /** Where contained errors (a throwing hook, an actor error) are reported. Default: console.error. */
   onError?: (error: unknown, where: string) => void;
   /**
