@@ -553,7 +553,7 @@ describe('SSE: GET /api/circuit-breaker/events', () => {
     return { proxy, live };
   }
 
-  it('sends a frame at once, then transitions and failures; a client that leaves is unsubscribed', async () => {
+  it('sends a frame at once, then transitions and failures; a client that leaves is dropped', async () => {
     const { supervisor, agents, clock } = setup(['a', 'b']);
     const { proxy, live } = counted(supervisor);
     const server = await serve(proxy, { frameIntervalMs: 20 });
@@ -579,6 +579,13 @@ describe('SSE: GET /api/circuit-breaker/events', () => {
 
     events.close();
     await vi.waitFor(() => expect(server.handler.streamCount).toBe(0));
+    // One subscription for the handler (it keeps the recent events for late clients), none per client.
+    const again = await openEvents(`${server.url}api/circuit-breaker/events`);
+    await again.next('frame');
+    again.close();
+    await vi.waitFor(() => expect(server.handler.streamCount).toBe(0));
+    expect(live).toEqual({ subscribed: 1, unsubscribed: 0 });
+    await server.close();
     expect(live).toEqual({ subscribed: 1, unsubscribed: 1 });
   });
 
@@ -656,9 +663,13 @@ describe('mounting', () => {
       expect(await (await fetch(`${base}/dashboard/metrics`)).text()).toContain('breakerbox_circuitbreaker_state');
       expect((await getJson(`${base}/own`)).body).toEqual({ own: true });
       // Not the handler's: Express's own 404, reached through next().
-      const other = await fetch(`${base}/dashboard/api/unknown`);
+      const other = await fetch(`${base}/dashboard/unknown/page`);
       expect(other.status).toBe(404);
       expect(other.headers.get('content-type')).toContain('text/html');
+      // Under its /api/ every path is the handler's: a JSON 404 (issue 14, item 10).
+      const api = await getJson(`${base}/dashboard/api/unknown`);
+      expect(api.status).toBe(404);
+      expect(api.body).toEqual({ error: { code: 'not_found', message: 'Not found' } });
     } finally {
       handler.close();
       await new Promise((resolve) => server.close(resolve));

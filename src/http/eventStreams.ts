@@ -1,17 +1,25 @@
 /**
  * `GET /api/circuit-breaker/events`: Server-Sent Events from the supervisor's observables.
  *
- * Each stream gets, in order: a `frame` (health, every agent's row, task totals) at once; then
- * every `transition` as it happens; `failure` events (at most `maxFailuresPerSecond` a stream, the
- * surplus counted in a `dropped` event); and a new `frame` at most once per `frameIntervalMs`, only
- * when something changed (a `: keepalive` comment otherwise, every 15 s). A frame is built once per
- * tick and shared by every stream. A client that disconnects is unsubscribed at once; a client that
- * does not read is cut off rather than buffered without bound; `stop()` of the supervisor ends
- * every stream with an `end` event.
+ * Each stream gets, in order: the recent `transition` and `failure` events (up to 50 of each, oldest
+ * first: a dashboard opened late still fills its panels), then a `frame` (health, every agent's row,
+ * task totals); then every `transition` as it happens; `failure` events (at most
+ * `maxFailuresPerSecond` a stream, the surplus counted in a `dropped` event); and a new `frame` at
+ * most once per `frameIntervalMs`, only when its content changed — the clock's `timestamp` aside (a
+ * `: keepalive` comment otherwise, every 15 s). `transition` and `failure` events carry an `id:`, so
+ * a client that reconnects with `Last-Event-ID` is replayed only what came after it.
+ *
+ * One subscription to the supervisor, from the handler's creation on, keeps the recent events and
+ * fans them out, each serialized once; a frame is built once per tick and shared by every stream. A
+ * client that disconnects is dropped at once; a client that does not read is cut off rather than
+ * buffered without bound; `stop()` of the supervisor ends every stream with an `end` event. No
+ * callback of this module (ticker, subscription) throws out: an error is reported to `onError`
+ * once, until that callback succeeds again.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Subscription } from 'rxjs';
-import type { Supervisor } from '../supervisor/supervisorTypes.js';
+import type { Transition } from '../breaker/breaker.js';
+import type { FailureRecord, Supervisor } from '../supervisor/supervisorTypes.js';
 import { setCommonHeaders } from './respond.js';
 import { failureJson, frameJson, transitionJson } from './wire.js';
 
@@ -20,31 +28,74 @@ export interface EventStreamOptions {
   maxAgentsPerFrame: number;
   frameIntervalMs: number;
   maxFailuresPerSecond: number;
+  onError: (error: unknown) => void;
 }
 
 /** A client that leaves this much unread output is disconnected. */
 const MAX_BUFFERED_BYTES = 1 << 20;
 const KEEPALIVE_MS = 15_000;
+/** Recent events of each kind kept for a stream that opens later. */
+const REPLAY = 50;
 
 interface Stream {
   res: ServerResponse;
-  subscriptions: Subscription[];
-  lastFrame: string;
+  /** The last frame sent, without its timestamp. */
+  lastContent: string;
   lastWriteAt: number;
   failureWindowStart: number;
   failuresInWindow: number;
   dropped: number;
 }
 
+interface Recent {
+  id: number;
+  event: 'transition' | 'failure';
+  /** The event's JSON; a failure is serialized when first sent (most are never replayed). */
+  data: string | FailureRecord;
+}
+
+/** A frame as sent, and its content without the clock's `timestamp` (what "changed" compares). */
+interface Frame {
+  text: string;
+  content: string;
+}
+
 export class EventStreams {
   private readonly streams = new Set<Stream>();
   private ticker: ReturnType<typeof setInterval> | undefined;
   private closed = false;
+  /** The supervisor stopped: its observables completed. */
+  private completed = false;
+  private readonly subscriptions: Subscription[] = [];
+  private readonly recentTransitions: Recent[] = [];
+  private readonly recentFailures: Recent[] = [];
+  private lastId = 0;
+  /** Callbacks whose last run threw (reported once until they succeed again). */
+  private readonly failing = new Set<string>();
 
   constructor(
     private readonly supervisor: Supervisor,
     private readonly options: EventStreamOptions,
-  ) {}
+  ) {
+    // The failures the supervisor kept from before this handler existed (its transitions it does not keep).
+    this.guard('recent failures', () => {
+      if (typeof supervisor.getRecentFailures !== 'function') return;
+      for (const failure of supervisor.getRecentFailures(REPLAY).reverse()) {
+        this.remember(this.recentFailures, 'failure', failure);
+      }
+    });
+    this.subscriptions.push(
+      supervisor.transitions$.subscribe({
+        next: (transition) => this.guard('transition', () => this.onTransition(transition)),
+        complete: () => this.guard('end', () => this.onComplete()),
+      }),
+    );
+    if (supervisor.failures$ !== undefined) {
+      this.subscriptions.push(
+        supervisor.failures$.subscribe({ next: (failure) => this.guard('failure', () => this.onFailure(failure)) }),
+      );
+    }
+  }
 
   /** Streams open now. */
   get size(): number {
@@ -58,10 +109,11 @@ export class EventStreams {
 
   /** Starts a stream on `res` (the caller checked `hasRoom`). */
   open(req: IncomingMessage, res: ServerResponse): void {
+    // Built before anything is written: if it throws, the handler still answers a JSON 500.
+    const frame = this.buildFrame();
     const stream: Stream = {
       res,
-      subscriptions: [],
-      lastFrame: '',
+      lastContent: '',
       lastWriteAt: 0,
       failureWindowStart: 0,
       failuresInWindow: 0,
@@ -81,63 +133,94 @@ export class EventStreams {
     res.on('close', cleanup);
     res.on('error', cleanup);
     this.write(stream, 'retry: 2000\n\n');
-    this.sendFrame(stream, JSON.stringify(frameJson(this.supervisor, this.options.maxAgentsPerFrame)));
-
-    const supervisor = this.supervisor;
-    stream.subscriptions.push(
-      supervisor.transitions$.subscribe({
-        next: (transition) => this.send(stream, 'transition', JSON.stringify(transitionJson(supervisor, transition))),
-        complete: () => this.end(stream),
-      }),
-      supervisor.failures$.subscribe({
-        next: (failure) => {
-          const now = performance.now();
-          if (now - stream.failureWindowStart >= 1000) {
-            stream.failureWindowStart = now;
-            stream.failuresInWindow = 0;
-          }
-          if (stream.failuresInWindow >= this.options.maxFailuresPerSecond) {
-            stream.dropped++;
-            return;
-          }
-          stream.failuresInWindow++;
-          this.send(stream, 'failure', JSON.stringify(failureJson(failure)));
-        },
-      }),
-    );
-    // The supervisor was already stopped: its streams completed at once and ended this one.
-    if (!this.streams.has(stream)) for (const subscription of stream.subscriptions) subscription.unsubscribe();
+    const after = lastEventId(req.headers['last-event-id'], this.lastId);
+    const replay = [...this.recentTransitions, ...this.recentFailures]
+      .filter((recent) => recent.id > after)
+      .sort((a, b) => a.id - b.id);
+    for (const recent of replay) this.send(stream, recent.event, serialized(recent), recent.id);
+    this.sendFrame(stream, frame);
+    // The supervisor was already stopped: the stream ends after its one frame.
+    if (this.completed) this.end(stream);
     this.startTicker();
   }
 
-  /** Ends every stream and refuses new ones. */
+  /** Ends every stream, refuses new ones and lets go of the supervisor. */
   close(): void {
     this.closed = true;
     for (const stream of [...this.streams]) this.end(stream);
     this.stopTicker();
+    for (const subscription of this.subscriptions.splice(0)) subscription.unsubscribe();
+  }
+
+  private onTransition(transition: Transition): void {
+    const data = JSON.stringify(transitionJson(this.supervisor, transition));
+    const id = this.remember(this.recentTransitions, 'transition', data);
+    for (const stream of [...this.streams]) this.send(stream, 'transition', data, id);
+  }
+
+  private onFailure(failure: FailureRecord): void {
+    const id = this.remember(this.recentFailures, 'failure', failure);
+    if (this.streams.size === 0) return;
+    const data = JSON.stringify(failureJson(failure));
+    const kept = this.recentFailures.at(-1);
+    if (kept?.id === id) kept.data = data;
+    const now = performance.now();
+    for (const stream of [...this.streams]) {
+      if (now - stream.failureWindowStart >= 1000) {
+        stream.failureWindowStart = now;
+        stream.failuresInWindow = 0;
+      }
+      if (stream.failuresInWindow >= this.options.maxFailuresPerSecond) {
+        stream.dropped++;
+        continue;
+      }
+      stream.failuresInWindow++;
+      this.send(stream, 'failure', data, id);
+    }
+  }
+
+  private onComplete(): void {
+    this.completed = true;
+    for (const stream of [...this.streams]) this.end(stream);
+    this.stopTicker();
+  }
+
+  /** Keeps an event for streams that open later; returns its id. */
+  private remember(list: Recent[], event: Recent['event'], data: Recent['data']): number {
+    const id = ++this.lastId;
+    list.push({ id, event, data });
+    if (list.length > REPLAY) list.shift();
+    return id;
+  }
+
+  private buildFrame(): Frame {
+    const { timestamp, ...rest } = frameJson(this.supervisor, this.options.maxAgentsPerFrame);
+    const content = JSON.stringify(rest);
+    // The same keys in the same order as frameJson's, timestamp first; content is never `{}`.
+    return { content, text: `{"timestamp":${JSON.stringify(timestamp)},${content.slice(1)}` };
   }
 
   private tick(): void {
     if (this.streams.size === 0) return;
-    const frame = JSON.stringify(frameJson(this.supervisor, this.options.maxAgentsPerFrame));
+    const frame = this.buildFrame();
     const now = performance.now();
     for (const stream of [...this.streams]) {
       if (stream.dropped > 0) {
         this.send(stream, 'dropped', JSON.stringify({ failures: stream.dropped }));
         stream.dropped = 0;
       }
-      if (frame !== stream.lastFrame) this.sendFrame(stream, frame);
+      if (frame.content !== stream.lastContent) this.sendFrame(stream, frame);
       else if (now - stream.lastWriteAt >= KEEPALIVE_MS) this.write(stream, ': keepalive\n\n');
     }
   }
 
-  private sendFrame(stream: Stream, frame: string): void {
-    stream.lastFrame = frame;
-    this.send(stream, 'frame', frame);
+  private sendFrame(stream: Stream, frame: Frame): void {
+    stream.lastContent = frame.content;
+    this.send(stream, 'frame', frame.text);
   }
 
-  private send(stream: Stream, event: string, data: string): void {
-    this.write(stream, `event: ${event}\ndata: ${data}\n\n`);
+  private send(stream: Stream, event: string, data: string, id?: number): void {
+    this.write(stream, `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${data}\n\n`);
   }
 
   private write(stream: Stream, text: string): void {
@@ -159,17 +242,35 @@ export class EventStreams {
     stream.res.end();
   }
 
-  /** Unsubscribes a stream (its client left, or it ended). */
+  /** Forgets a stream (its client left, or it ended). */
   private drop(stream: Stream): void {
     if (!this.streams.delete(stream)) return;
-    for (const subscription of stream.subscriptions) subscription.unsubscribe();
-    stream.subscriptions.length = 0;
     if (this.streams.size === 0) this.stopTicker();
+  }
+
+  /**
+   * Runs a callback of ours (timer, subscription) so that nothing it throws escapes: a throw from a
+   * timer would be an uncaught exception, one from an RxJS subscriber too (RxJS rethrows it in a
+   * timeout). The first error of `where` goes to `onError`; repeats stay quiet until it succeeds.
+   */
+  private guard(where: string, fn: () => void): void {
+    try {
+      fn();
+      if (this.failing.size > 0) this.failing.delete(where);
+    } catch (error) {
+      if (this.failing.has(where)) return;
+      this.failing.add(where);
+      try {
+        this.options.onError(error);
+      } catch {
+        // onError itself threw: nowhere left to report to, and a timer must not throw.
+      }
+    }
   }
 
   private startTicker(): void {
     if (this.ticker !== undefined || this.streams.size === 0) return;
-    this.ticker = setInterval(() => this.tick(), this.options.frameIntervalMs);
+    this.ticker = setInterval(() => this.guard('frame', () => this.tick()), this.options.frameIntervalMs);
     // Pacing output is I/O, not a breaker decision: it never keeps the process alive on its own.
     this.ticker.unref();
   }
@@ -179,4 +280,17 @@ export class EventStreams {
     clearInterval(this.ticker);
     this.ticker = undefined;
   }
+}
+
+function serialized(recent: Recent): string {
+  if (typeof recent.data !== 'string') recent.data = JSON.stringify(failureJson(recent.data));
+  return recent.data;
+}
+
+/** The `Last-Event-ID` a reconnecting client sent; 0 (replay all) when absent, malformed or not ours. */
+function lastEventId(header: string | string[] | undefined, lastId: number): number {
+  if (typeof header !== 'string' || !/^\d{1,15}$/.test(header)) return 0;
+  const id = Number(header);
+  // Beyond the newest id: from a handler before a restart, whose ids mean nothing here.
+  return id <= lastId ? id : 0;
 }

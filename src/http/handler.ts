@@ -3,7 +3,9 @@
  * handler `(req, res, next?)` — the JSON API in the original design's shapes (docs/architecture.md),
  * SSE, Prometheus `/metrics` and the visualizer's static files. It mounts in a plain `http.createServer`, in Express
  * (`app.use('/dashboard', handler)`) and in Fastify (on `req.raw`/`reply.raw`). A path it does not
- * serve goes to `next()` when there is one, else gets a JSON 404.
+ * serve goes to `next()` when there is one, else gets a JSON 404; every path under its `/api/` is its
+ * own (a JSON 404 there, never `next()`). A request that arrived on a loopback address needs a
+ * loopback `Host` or one in `allowedHosts` (421 otherwise: no DNS rebinding).
  *
  * Every response is JSON (or the page, SSE, Prometheus text); errors are `{ error: { code,
  * message } }` and never carry a stack trace.
@@ -16,6 +18,7 @@ import { BreakerboxError, ConfigError, SupervisorStoppedError } from '../common/
 import type { Supervisor } from '../supervisor/supervisorTypes.js';
 import { bearerMatches, tokenDigest } from './auth.js';
 import { EventStreams } from './eventStreams.js';
+import { requestHostAllowed } from './loopbackHosts.js';
 import { registerPrometheusMetrics } from './metrics.js';
 import { type DashboardOptions, resolveDashboardOptions } from './options.js';
 import { PAGE_CSP, sendError, sendJson, sendJsonText, setCommonHeaders } from './respond.js';
@@ -72,11 +75,27 @@ export function createDashboardHandler(supervisor: Supervisor, options: Dashboar
   };
 
   async function route(req: IncomingMessage, res: ServerResponse, next: Next | undefined): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      // A request target URL cannot read (`//`, `///`, `//[::1`): the client's mistake, not ours.
+      return sendError(res, 400, 'bad_request', 'The request target is not a valid path');
+    }
     let path = url.pathname;
+    if (config.basePath !== '' && path !== config.basePath && !path.startsWith(`${config.basePath}/`)) {
+      return notOurs(res, next);
+    }
+    if (config.allowedHosts !== undefined && !requestHostAllowed(req, config.allowedHosts)) {
+      return sendError(
+        res,
+        421,
+        'misdirected_request',
+        'This dashboard answers only its loopback address or an allowed host',
+      );
+    }
     if (config.basePath !== '') {
       if (path === config.basePath) return redirect(res, `${config.basePath}/${url.search}`);
-      if (!path.startsWith(`${config.basePath}/`)) return notOurs(res, next);
       path = path.slice(config.basePath.length);
     }
     const method = req.method ?? 'GET';
@@ -87,7 +106,9 @@ export function createDashboardHandler(supervisor: Supervisor, options: Dashboar
       if (!config.visualizer) return notOurs(res, next);
       const original = (req as { originalUrl?: unknown }).originalUrl;
       if (path === '/' && typeof original === 'string') {
-        const originalPath = new URL(original, 'http://localhost').pathname;
+        const originalPath = URL.canParse(original, 'http://localhost')
+          ? new URL(original, 'http://localhost').pathname
+          : '/';
         if (!originalPath.endsWith('/')) return redirect(res, `${originalPath}/${url.search}`);
       }
       if (!read) return methodNotAllowed(res, 'GET, HEAD');
@@ -103,7 +124,7 @@ export function createDashboardHandler(supervisor: Supervisor, options: Dashboar
       return;
     }
 
-    if (path.startsWith('/api/')) return api(req, res, path.slice(4), url.searchParams, method, next);
+    if (path.startsWith('/api/')) return api(req, res, path.slice(4), url.searchParams, method);
 
     const file = files.get(path.slice(1));
     if (file !== undefined && path.indexOf('/', 1) === -1) {
@@ -119,7 +140,6 @@ export function createDashboardHandler(supervisor: Supervisor, options: Dashboar
     path: string,
     query: URLSearchParams,
     method: string,
-    next: Next | undefined,
   ): Promise<void> {
     const read = method === 'GET' || method === 'HEAD';
     const onlyRead = (respond: () => void) => (read ? respond() : methodNotAllowed(res, 'GET, HEAD'));
@@ -149,8 +169,9 @@ export function createDashboardHandler(supervisor: Supervisor, options: Dashboar
         return onlyRead(() => sendJson(res, 200, frameJson(supervisor).agents));
     }
 
+    // Every path under /api/ is the handler's: an unknown one is a JSON 404, never the host app's page.
     const agentRoute = /^\/agents\/([^/]+)(?:\/(isolate|reset))?$/.exec(path);
-    if (agentRoute === null) return notOurs(res, next);
+    if (agentRoute === null) return notFound(res);
     let id: string;
     try {
       id = decodeURIComponent(agentRoute[1] as string);
@@ -165,17 +186,23 @@ export function createDashboardHandler(supervisor: Supervisor, options: Dashboar
       return row === undefined ? unknownAgent(res) : sendJson(res, 200, row);
     }
     // Without a configured token the routes that change state do not exist.
-    if (digest === undefined) return notOurs(res, next);
+    if (digest === undefined) return notFound(res);
     if (method !== 'POST') return methodNotAllowed(res, 'POST');
     if (!bearerMatches(req, digest)) {
       return sendError(res, 401, 'unauthorized', 'A valid Authorization: Bearer token is required', {
         'www-authenticate': 'Bearer realm="breakerbox"',
       });
     }
-    if (!(await bodyFits(req, config.maxBodyBytes))) {
+    const body = await readBody(req, config.maxBodyBytes);
+    if (body === 'too_large') {
       return sendError(res, 413, 'payload_too_large', `The request body is larger than ${config.maxBodyBytes} bytes`, {
         connection: 'close',
       });
+    }
+    // The client left (or the connection broke) before its whole body arrived: nothing happens.
+    if (body === 'incomplete') {
+      if (!res.destroyed) sendError(res, 400, 'bad_request', 'The request body is incomplete', { connection: 'close' });
+      return;
     }
     if (supervisor.getAgent(id) === undefined) return unknownAgent(res);
     try {
@@ -192,7 +219,11 @@ export function createDashboardHandler(supervisor: Supervisor, options: Dashboar
 
   const handler = ((req: IncomingMessage, res: ServerResponse, next?: Next) => {
     route(req, res, typeof next === 'function' ? next : undefined).catch((error: unknown) => {
-      config.onError(error);
+      try {
+        config.onError(error);
+      } catch {
+        // A throwing onError must not become an unhandled rejection.
+      }
       if (!res.headersSent) sendError(res, 500, 'internal', 'Internal error');
       else res.destroy();
     });
@@ -237,32 +268,46 @@ function parseLimit(raw: string | null): number | undefined {
   return limit >= 1 && limit <= FAILURES_MAX_LIMIT ? limit : undefined;
 }
 
-/** Whether the request body fits in `max` bytes; reads it (and throws it away) when it does. */
-function bodyFits(req: IncomingMessage, max: number): Promise<boolean> {
+/**
+ * Reads the request body (and throws it away): `'complete'` when all of it arrived within `max`
+ * bytes, `'too_large'` when it is (or is declared) larger, `'incomplete'` when the request errs,
+ * is aborted or closes before its end (a client gone mid-body): such a request must not act.
+ */
+function readBody(req: IncomingMessage, max: number): Promise<'complete' | 'too_large' | 'incomplete'> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (!Number.isFinite(declared) || declared > max) return Promise.resolve(false);
-  if (req.readableEnded) return Promise.resolve(true);
+  if (!Number.isFinite(declared) || declared > max) return Promise.resolve('too_large');
+  if (req.readableEnded) return Promise.resolve(req.complete ? 'complete' : 'incomplete');
+  if (req.destroyed) return Promise.resolve('incomplete');
   return new Promise((resolve) => {
     let size = 0;
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > max) {
-        done(false);
+        done('too_large');
         req.pause();
       }
     };
-    const done = (fits: boolean) => {
+    const done = (outcome: 'complete' | 'too_large' | 'incomplete') => {
       req.off('data', onData);
       req.off('end', onEnd);
-      req.off('error', onEnd);
-      resolve(fits);
+      req.off('error', onBroken);
+      req.off('aborted', onBroken);
+      req.off('close', onBroken);
+      // Later 'error' events of this request have a listener still: none becomes uncaught.
+      if (outcome !== 'complete') req.on('error', ignore);
+      resolve(outcome);
     };
-    const onEnd = () => done(size <= max);
+    const onEnd = () => done(!req.complete ? 'incomplete' : size <= max ? 'complete' : 'too_large');
+    const onBroken = () => done('incomplete');
     req.on('data', onData);
     req.on('end', onEnd);
-    req.on('error', onEnd);
+    req.on('error', onBroken);
+    req.on('aborted', onBroken);
+    req.on('close', onBroken);
   });
 }
+
+function ignore(): void {}
 
 function sendFile(res: ServerResponse, file: StaticFile | undefined, page: boolean): void {
   if (file === undefined) {
@@ -282,6 +327,10 @@ function sendFile(res: ServerResponse, file: StaticFile | undefined, page: boole
 function notOurs(res: ServerResponse, next: Next | undefined): void {
   if (next !== undefined) next();
   else sendError(res, 404, 'not_found', 'Not found');
+}
+
+function notFound(res: ServerResponse): void {
+  sendError(res, 404, 'not_found', 'Not found');
 }
 
 function unknownAgent(res: ServerResponse): void {

@@ -38,3 +38,37 @@ export function allowedHost(req: IncomingMessage, hosts: ReadonlySet<string>): s
   const host = (req.headers.host ?? '').toLowerCase();
   return hosts.has(host) ? host : undefined;
 }
+
+let cachedKey = '';
+let cachedHosts: ReadonlySet<string> = new Set();
+
+/**
+ * Whether a request may be answered: one that arrived on a loopback address must carry a loopback
+ * name with the local port in `Host` (as `loopbackHosts`), or one of `extra` (lower case; a bare name
+ * allows any port). A request that arrived on any other address (or without a TCP socket) is not
+ * checked: DNS rebinding reaches what a browser can reach, and that is judged where it is bound.
+ */
+export function requestHostAllowed(req: IncomingMessage, extra: ReadonlySet<string>): boolean {
+  const socket = req.socket as { localAddress?: string; localPort?: number } | undefined;
+  const local = socket?.localAddress;
+  const port = socket?.localPort;
+  if (typeof local !== 'string' || typeof port !== 'number' || !isLoopbackAddress(local)) return true;
+  const host = (req.headers.host ?? '').toLowerCase();
+  if (extra.size > 0 && (extra.has(host) || extra.has(hostName(host)))) return true;
+  const key = `${local} ${port}`;
+  if (key !== cachedKey) {
+    cachedHosts = loopbackHosts({ address: local, family: local.includes(':') ? 'IPv6' : 'IPv4', port });
+    cachedKey = key;
+  }
+  return cachedHosts.has(host);
+}
+
+/** `Host` without its port: `[::1]:80` → `[::1]`, `example.com:80` → `example.com`. */
+function hostName(host: string): string {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    return end === -1 ? host : host.slice(0, end + 1);
+  }
+  const colon = host.indexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}

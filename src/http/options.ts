@@ -30,6 +30,14 @@ export interface DashboardOptions {
   visualizer?: boolean;
   /** Called with an unexpected error inside the handler (the client gets a JSON 500). Default: console.error. */
   onError?: (error: unknown) => void;
+  /**
+   * A request that arrives on a loopback address is answered only when its `Host` is a loopback name
+   * with the port (`localhost:4400`, `127.0.0.1:4400`) or one of these (421 otherwise), so a web page
+   * cannot read the handler through DNS rebinding. Behind a reverse proxy on the same machine that
+   * passes its own `Host`, list the names it passes: `'dashboard.example.com'` (any port) or
+   * `'dashboard.example.com:8443'` (that port only). `true` turns the check off. Default `[]`.
+   */
+  allowedHosts?: readonly string[] | true;
 }
 
 export interface ResolvedDashboardOptions {
@@ -43,6 +51,8 @@ export interface ResolvedDashboardOptions {
   registry: Registry;
   visualizer: boolean;
   onError: (error: unknown) => void;
+  /** Lower case; undefined: any `Host` (`allowedHosts: true`). */
+  allowedHosts: ReadonlySet<string> | undefined;
 }
 
 const HANDLER_KEYS = [
@@ -56,7 +66,11 @@ const HANDLER_KEYS = [
   'registry',
   'visualizer',
   'onError',
+  'allowedHosts',
 ] as const;
+
+/** A host name, an IPv4 address or a bracketed IPv6 address, with an optional port. */
+const HOST_PATTERN = /^(?:\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?::\d{1,5})?$/i;
 
 export function resolveDashboardOptions(options: unknown): ResolvedDashboardOptions {
   checkPlainObject(options, 'options');
@@ -93,6 +107,15 @@ export function resolveDashboardOptions(options: unknown): ResolvedDashboardOpti
     if (typeof v !== 'boolean') throw new ConfigError('visualizer', v, 'a boolean');
   });
   optional(o.onError, (v) => checkFunction(v, 'onError'));
+  optional(o.allowedHosts, (v) => {
+    if (v === true) return;
+    if (!Array.isArray(v)) throw new ConfigError('allowedHosts', v, 'an array of host names, or true');
+    v.forEach((host: unknown, i) => {
+      if (typeof host !== 'string' || !HOST_PATTERN.test(host)) {
+        throw new ConfigError(`allowedHosts[${i}]`, host, "a host name or address, optionally with ':port'");
+      }
+    });
+  });
   return {
     token: o.token,
     basePath: o.basePath ?? '',
@@ -104,5 +127,6 @@ export function resolveDashboardOptions(options: unknown): ResolvedDashboardOpti
     registry: o.registry ?? new Registry(),
     visualizer: o.visualizer ?? true,
     onError: o.onError ?? ((error) => console.error('breakerbox dashboard:', error)),
+    allowedHosts: o.allowedHosts === true ? undefined : new Set((o.allowedHosts ?? []).map((h) => h.toLowerCase())),
   };
 }

@@ -1,13 +1,23 @@
-/** `serveDashboard(supervisor, options)`: the dashboard handler on its own node:http server. */
+/**
+ * `serveDashboard(supervisor, options)`: the dashboard handler on its own node:http server, with short
+ * timeouts for slow clients: the request headers within `HEADERS_TIMEOUT_MS`, the whole request
+ * (a control POST's body included; not an SSE response, which is output) within
+ * `REQUEST_TIMEOUT_MS`, checked every `CONNECTIONS_CHECK_MS`, instead of Node's 60 s and 300 s.
+ */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../common/errors.js';
 import { checkNumber, checkPlainObject } from '../common/validate.js';
 import type { Supervisor } from '../supervisor/supervisorTypes.js';
 import { createDashboardHandler, type DashboardHandler } from './handler.js';
-import { allowedHost, isLoopbackAddress, loopbackHosts } from './loopbackHosts.js';
 import type { DashboardOptions } from './options.js';
-import { sendError } from './respond.js';
+
+/** A client has this long to send its request headers. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+/** …and this long for the whole request (bodies here are at most `maxBodyBytes`, 1 KiB by default). */
+export const REQUEST_TIMEOUT_MS = 10_000;
+/** How often Node checks those timeouts (its default is 30 s, which would stretch them). */
+const CONNECTIONS_CHECK_MS = 1_000;
 
 export interface ServeDashboardOptions extends DashboardOptions {
   /** TCP port; 0 picks a free one. Default 4400. */
@@ -47,15 +57,15 @@ export async function serveDashboard(
   if (typeof host !== 'string' || host.length === 0) throw new ConfigError('host', host, 'a host name or address');
   // Validates the rest (an unknown key included) before it registers metrics or opens anything.
   const handler = createDashboardHandler(supervisor, handlerOptions);
-  // On loopback, answer only requests addressed to loopback names (no DNS rebinding).
-  let hosts: ReadonlySet<string> | undefined;
-  const server = createServer((req, res) => {
-    if (hosts !== undefined && allowedHost(req, hosts) === undefined) {
-      sendError(res, 421, 'misdirected_request', 'This dashboard answers only on its loopback address');
-      return;
-    }
-    handler(req, res);
-  });
+  // On loopback the handler answers only requests addressed to loopback names (no DNS rebinding).
+  const server = createServer(
+    {
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: CONNECTIONS_CHECK_MS,
+    },
+    (req, res) => handler(req, res),
+  );
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error) => {
       handler.close();
@@ -68,7 +78,6 @@ export async function serveDashboard(
     });
   });
   const address = server.address() as AddressInfo;
-  if (isLoopbackAddress(address.address)) hosts = loopbackHosts(address);
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   let closing: Promise<void> | undefined;
   return {
