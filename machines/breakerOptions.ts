@@ -69,7 +69,14 @@ export interface BreakerOptions {
   slowCallMs?: number;
   /** Seed of the jitter's pseudo-random sequence, so runs can be repeated. Default 1. */
   jitterSeed?: number;
-  /** The clock for the actor's timers and every timestamp. Default: real time. */
+  /**
+   * The clock for the actor's timers and every timestamp. Default: real time. A reading of `now()`
+   * that is not a time `Date` can represent (NaN, ±Infinity, beyond ±8.64e15 ms, not a number) or a
+   * throw is replaced by the last good reading (0 before the first): time stands still until the
+   * clock reads well again (calls last 0 ms, no deadline passes, no window slides; the clock's own
+   * timers still fire), and every timestamp stays printable. The first bad reading is reported once
+   * (a supervisor's `onError(error, 'clock')`; the console for a standalone breaker).
+   */
   clock?: Clock;
 }
 

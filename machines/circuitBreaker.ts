@@ -30,7 +30,12 @@ export interface BreakerContext {
    * result from an older generation never changes state.
    */
   generation: number;
-  /** Consecutive failures of the current closed period (the original design's `failure_count`). */
+  /**
+   * Consecutive failures of the current closed period (the original design's `failure_count`): a
+   * success of the current generation clears it, a close or reset starts it at 0. Open, half-open
+   * and isolated keep the count the closed period ended with (the one that tripped it); a failed
+   * probe reopens the circuit without adding to it.
+   */
   failureCount: number;
   lastFailureAt: number | null;
   lastFailureReason: string | null;
@@ -278,6 +283,10 @@ const breakerSetup = setup({
         lastFailureReason: event.reason,
       };
     }),
+    /** A failed probe: the last failure's time and reason, not a failure of a closed period. */
+    recordProbeFailure: assign(({ event }) =>
+      event.type === 'FAILURE' ? { lastFailureAt: event.at, lastFailureReason: event.reason } : {},
+    ),
     clearFailures: assign({ failureCount: 0 }),
     openCircuit: assign(({ context, event }) => {
       const at = 'at' in event ? event.at : context.changedAt;
@@ -448,7 +457,7 @@ export const circuitBreakerMachine = breakerSetup.createMachine({
           { guard: 'lastProbeSucceeded', target: 'closed', actions: 'closeCircuit' },
           { guard: 'isProbeResult', actions: 'countProbeSuccess' },
         ],
-        FAILURE: { guard: 'isProbeResult', target: 'open', actions: ['recordFailure', 'reopenCircuit'] },
+        FAILURE: { guard: 'isProbeResult', target: 'open', actions: ['recordProbeFailure', 'reopenCircuit'] },
         PEER_TRIPPED: { target: 'open', actions: 'openLikePeer' },
         PEER_CLOSED: { target: 'closed', actions: 'closeCircuit' },
       },

@@ -179,14 +179,39 @@ describe('FailureWindow, time-based', () => {
     expect(figures(w)).toEqual({ calls: 2, failures: 1 });
   });
 
-  // Known defect, fixed by the hardening issue: `recordTime` zeroes a reused bucket (t=1010 lands in
-  // the slot of [0, 100), not yet expired) without subtracting its counts, so the 4 failures at t=10
-  // are never removed from `calls`/`failures`.
-  it.fails('drops the counts of a bucket whose slot is reused before it expired', () => {
+  // t=1010 lands in the slot of [0, 100), which has not expired by `now - size` (its end, 100, is
+  // after 10) but is ten buckets back: reusing the slot must take its counts out of the totals.
+  it('drops the counts of a bucket whose slot is reused before it expired', () => {
     const w = new FailureWindow(policy('time', 1000));
     for (let i = 0; i < 4; i++) w.record(true, 10);
     w.record(false, 1010);
     w.record(true, 60_000);
     expect(figures(w)).toEqual({ calls: 1, failures: 1 });
+  });
+
+  // Right after a record at `now`, the window holds exactly the outcomes of the ten buckets up to
+  // now's: older buckets have expired (`now - size` is past their end) or, for the one ten buckets
+  // back, given their slot to now's bucket.
+  it('matches a model holding the outcomes of the last ten buckets (time never goes back)', () => {
+    const stepArb = fc.record({
+      dt: fc.oneof(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 3000 })),
+      failed: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.constantFrom(10, 100, 1000, 2500), fc.array(stepArb, { maxLength: 120 }), (size, steps) => {
+        const w = new FailureWindow(policy('time', size));
+        const bucketMs = size / 10;
+        const model: { bucket: number; failed: boolean }[] = [];
+        let now = 0;
+        for (const { dt, failed } of steps) {
+          now += dt;
+          w.record(failed, now);
+          const bucket = Math.floor(now / bucketMs);
+          model.push({ bucket, failed });
+          const held = model.filter((r) => r.bucket > bucket - 10);
+          expect(figures(w)).toEqual({ calls: held.length, failures: held.filter((r) => r.failed).length });
+        }
+      }),
+    );
   });
 });

@@ -28,7 +28,7 @@ import {
   localBreakerMachine,
   mayAdmitProbe,
 } from '../../machines/circuitBreaker.js';
-import { isoTime, realClock } from '../common/clock.js';
+import { guardedClock, isoTime, realClock } from '../common/clock.js';
 import { describeReason } from '../common/describeReason.js';
 import { BreakerboxError, type CircuitOpenError, ConfigError, withoutStack } from '../common/errors.js';
 import { type SampledBreaker, sampleDue } from '../common/latencySampler.js';
@@ -58,7 +58,11 @@ export interface BreakerMetrics {
   agentId: string;
   state: BreakerState;
   metrics: {
-    /** Consecutive failures counted by the closed circuit (resets on success). */
+    /**
+     * Consecutive failures of the current closed period (resets on success and on close); open,
+     * half-open and isolated circuits keep the count that ended the closed period (failed probes
+     * do not add to it).
+     */
     failureCount: number;
     successCount: number;
     totalRejections: number;
@@ -565,6 +569,11 @@ const standaloneHost: BreakerHost = {
   },
 };
 
+/** A standalone breaker has no `onError`: its clock's first bad reading goes to the console, once. */
+function reportClockError(error: unknown): void {
+  console.error('[breakerbox] contained error in clock:', error);
+}
+
 /**
  * Creates a standalone circuit breaker (like a cockatiel policy). Throws `ConfigError` for an
  * invalid option.
@@ -579,7 +588,7 @@ export function createCircuitBreaker(options: BreakerOptions = {}): CircuitBreak
     options.id ?? 'breaker',
     options,
     resolveBreakerPolicy(options),
-    options.clock ?? realClock,
+    guardedClock(options.clock ?? realClock, reportClockError),
     standaloneHost,
   );
 }

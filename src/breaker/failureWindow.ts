@@ -59,6 +59,10 @@ export class FailureWindow {
     const index = Math.floor(now / this.bucketMs) % TIME_BUCKETS;
     this.expire(now);
     if (this.bucketStart[index] !== start) {
+      // The slot still holds an older bucket that `expire` kept (it ends after now - size, yet it is
+      // ten buckets back): it leaves the window now, and its counts leave the totals with it.
+      this.calls -= this.bucketCalls[index] as number;
+      this.failures -= this.bucketFailures[index] as number;
       this.bucketStart[index] = start;
       this.bucketCalls[index] = 0;
       this.bucketFailures[index] = 0;

@@ -8,6 +8,7 @@
  * rest (`latencySampler.ts`; docs/architecture.md, principle 12).
  */
 import type { Clock } from '../../machines/breakerOptions.js';
+import { ConfigError } from './errors.js';
 
 export type { Clock };
 
@@ -33,7 +34,59 @@ export function holdProcess(timer: unknown, hold: boolean): void {
   else handle?.unref?.();
 }
 
-/** ISO-8601 text for a clock reading, or null. */
+/** The largest distance from the epoch, in ms, that `Date` can represent (ECMA-262: 100,000,000 days). */
+export const MAX_TIME_MS = 8.64e15;
+
+/** Whether `ms` is a time `Date` can represent: a finite number within ±`MAX_TIME_MS`. */
+export function isClockTime(ms: unknown): ms is number {
+  return typeof ms === 'number' && ms >= -MAX_TIME_MS && ms <= MAX_TIME_MS; // false for NaN
+}
+
+/**
+ * ISO-8601 text for a clock reading, or null; never throws. Null and undefined give null. A number
+ * beyond `Date`'s range (±8.64e15 ms, ±Infinity included) is clamped to the nearest end of it
+ * (`+275760-09-13T00:00:00.000Z`, `-271821-04-20T00:00:00.000Z`); NaN names no time and gives null.
+ * Times from a supervisor never need either rule: restore refuses out-of-range times and a clock's
+ * bad readings are replaced (`guardedClock`); the rule keeps a JSON route or a timer from throwing
+ * `RangeError` if one slips through anyway.
+ */
 export function isoTime(ms: number | null | undefined): string | null {
-  return ms === null || ms === undefined ? null : new Date(ms).toISOString();
+  if (ms === null || ms === undefined || Number.isNaN(ms)) return null;
+  return new Date(Math.min(Math.max(ms, -MAX_TIME_MS), MAX_TIME_MS)).toISOString();
+}
+
+/**
+ * A custom clock whose readings are checked: `now()` returns the inner clock's reading when it is a
+ * time `Date` can represent (`isClockTime`); otherwise (NaN, ±Infinity, beyond ±8.64e15 ms, not a
+ * number) or when it throws, it returns the last good reading (0 before the first one), so time stands
+ * still, and the first bad reading is reported once through `report`: a `ConfigError` (field
+ * `clock.now()`) naming the value, or what `now()` threw. Timers go to the inner clock unchanged, called as its methods. The default
+ * clock is returned as it is: `Date.now()` is always in range and the call path reads it bare.
+ */
+export function guardedClock(clock: Clock, report: (error: unknown) => void): Clock {
+  if (clock === realClock) return clock;
+  let last = 0;
+  let reported = false;
+  const bad = (value: unknown, thrown: boolean): number => {
+    if (!reported) {
+      reported = true;
+      report(thrown ? value : new ConfigError('clock.now()', value, `a finite time within ±${MAX_TIME_MS} ms`));
+    }
+    return last;
+  };
+  return {
+    setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+    clearTimeout: (id) => clock.clearTimeout(id),
+    now: () => {
+      let value: unknown;
+      try {
+        value = clock.now();
+      } catch (error) {
+        return bad(error, true);
+      }
+      if (!isClockTime(value)) return bad(value, false);
+      last = value;
+      return value;
+    },
+  };
 }

@@ -34,20 +34,45 @@ export interface BreakerPlacementOptions {
 }
 
 export class BreakerPlacement implements BreakerHost {
-  /** Breaker actors activated so far: the next one's place in the shards. */
-  private activated = 0;
+  /**
+   * Breaker actors living in each shard actor (index = shard). A removed agent's actor frees its
+   * place, and the next activation takes a free place before a new shard is spawned, so the shard
+   * actors are at most ⌈the most breaker actors ever active at once ÷ shardSize⌉, however many
+   * agents come and go (the root never stops a shard before `stop()`).
+   */
+  private readonly load: number[] = [];
+  /** Shards that had room when listed, newest on top; one found full is dropped when met. */
+  private readonly withRoom: number[] = [];
+  private readonly listed: boolean[] = [];
 
   constructor(private readonly options: BreakerPlacementOptions) {}
 
+  /** The shard the next actor goes to: one with a free place, or a new one. */
+  private shardWithRoom(): number {
+    const { shardSize } = this.options;
+    const { load, withRoom, listed } = this;
+    for (let top = withRoom.at(-1); top !== undefined; top = withRoom.at(-1)) {
+      if ((load[top] as number) < shardSize) return top;
+      withRoom.pop();
+      listed[top] = false;
+    }
+    const shard = load.length;
+    load.push(0);
+    withRoom.push(shard);
+    listed.push(true);
+    return shard;
+  }
+
   activate(breaker: Breaker): AnyActorRef {
-    const { pool, root, shardSize, clock } = this.options;
+    const { pool, root, clock } = this.options;
     const agent = pool.byId.get(breaker.id);
     if (agent === undefined || agent.breaker !== breaker) {
       throw new BreakerboxError(`Agent ${breaker.id} is no longer registered`);
     }
     if (this.options.phase() === 'stopped') throw new BreakerboxError('The supervisor is stopped');
     if (agent.shard < 0) {
-      agent.shard = Math.floor(this.activated++ / shardSize);
+      agent.shard = this.shardWithRoom();
+      this.load[agent.shard] = (this.load[agent.shard] as number) + 1;
       root.send({
         type: 'ACTIVATE_BREAKER',
         shard: agent.shard,
@@ -69,10 +94,10 @@ export class BreakerPlacement implements BreakerHost {
     const pending = agents.filter((agent) => !agent.breaker.isActive);
     const now = clock.now();
     for (let i = 0; i < pending.length; ) {
-      const shard = Math.floor(this.activated / shardSize);
-      const batch = pending.slice(i, i + shardSize - (this.activated % shardSize));
+      const shard = this.shardWithRoom();
+      const batch = pending.slice(i, i + shardSize - (this.load[shard] as number));
       i += batch.length;
-      this.activated += batch.length;
+      this.load[shard] = (this.load[shard] as number) + batch.length;
       for (const agent of batch) agent.shard = shard;
       root.send({
         type: 'ACTIVATE_BREAKERS',
@@ -86,10 +111,16 @@ export class BreakerPlacement implements BreakerHost {
     for (const agent of pending) agent.breaker.actor; // each breaker subscribes to its spawned actor
   }
 
-  /** Stops a removed agent's actor, if it has one. */
+  /** Stops a removed agent's actor, if it has one, and frees its place in the shard. */
   deactivate(agent: Agent): void {
-    if (agent.shard >= 0 && this.options.phase() !== 'stopped') {
-      this.options.root.send({ type: 'DEACTIVATE_BREAKER', shard: agent.shard, agentId: agent.id });
+    const shard = agent.shard;
+    if (shard < 0 || this.options.phase() === 'stopped') return;
+    agent.shard = -1;
+    this.options.root.send({ type: 'DEACTIVATE_BREAKER', shard, agentId: agent.id });
+    this.load[shard] = (this.load[shard] as number) - 1;
+    if (!this.listed[shard]) {
+      this.listed[shard] = true;
+      this.withRoom.push(shard);
     }
   }
 

@@ -15,7 +15,7 @@ import { type alwaysGrantedLease, circuitBreakerMachine } from '../../machines/c
 import { supervisorMachine } from '../../machines/supervisor.js';
 import { Breaker, type BreakerMetrics } from '../breaker/breaker.js';
 import type { BreakerSync } from '../breaker/breakerSync.js';
-import { holdProcess, realClock } from '../common/clock.js';
+import { guardedClock, holdProcess, realClock } from '../common/clock.js';
 import { ConfigError, SupervisorStoppedError } from '../common/errors.js';
 import { type Inspection, startInspection } from '../inspection/supervisorInspection.js';
 import { Agent, type RunFunction } from '../pool/agent.js';
@@ -77,7 +77,8 @@ class SupervisorImpl implements Supervisor {
 
   constructor(options: SupervisorOptions) {
     const routing = options.routing ?? {};
-    this.clock = options.clock ?? realClock;
+    // A custom clock's bad reading (NaN, out of Date's range) is replaced and reported once (common/clock.ts).
+    this.clock = guardedClock(options.clock ?? realClock, (error) => this.reportError(error, 'clock'));
     this.breakerDefaults = { ...options.breaker, clock: this.clock };
     this.defaultPolicy = resolveBreakerPolicy(this.breakerDefaults);
     this.eagerActors = options.eagerActors === true || (options.inspect !== undefined && options.inspect !== false);

@@ -4,6 +4,7 @@
  * breaker, so a malformed or foreign one is refused with a `ConfigError`, never half-applied.
  */
 import { BREAKER_STATES, type BreakerResume } from '../../machines/circuitBreaker.js';
+import { MAX_TIME_MS } from '../common/clock.js';
 import { ConfigError } from '../common/errors.js';
 import { checkId, checkNumber, checkOneOf, checkPlainObject } from '../common/validate.js';
 
@@ -42,7 +43,7 @@ export function validateSnapshot(value: unknown): asserts value is SupervisorSna
   if (value.version !== SNAPSHOT_VERSION) {
     throw new ConfigError('restore.version', value.version, `${SNAPSHOT_VERSION} (a snapshot of this version)`);
   }
-  checkNumber(value.takenAt, 'restore.takenAt');
+  checkTime(value.takenAt, 'restore.takenAt');
   if (!Array.isArray(value.agents)) throw new ConfigError('restore.agents', value.agents, 'an array');
   const seen = new Set<string>();
   // An index loop: forEach and for…of would skip or misread the holes of a sparse array.
@@ -56,11 +57,11 @@ export function validateSnapshot(value: unknown): asserts value is SupervisorSna
     checkOneOf(agent.state, `${at}.state`, BREAKER_STATES);
     checkNumber(agent.failureCount, `${at}.failureCount`, { min: 0, integer: true });
     checkNumber(agent.backoffMs, `${at}.backoffMs`, { min: 0 });
-    nullableNumber(agent.nextProbeAt, `${at}.nextProbeAt`);
+    nullableTime(agent.nextProbeAt, `${at}.nextProbeAt`);
     if (agent.state === 'open' && agent.nextProbeAt === null) {
       throw new ConfigError(`${at}.nextProbeAt`, null, 'a time for an open circuit');
     }
-    nullableNumber(agent.lastFailureAt, `${at}.lastFailureAt`);
+    nullableTime(agent.lastFailureAt, `${at}.lastFailureAt`);
     if (agent.lastFailureReason !== null && typeof agent.lastFailureReason !== 'string') {
       throw new ConfigError(`${at}.lastFailureReason`, agent.lastFailureReason, 'a string or null');
     }
@@ -68,10 +69,18 @@ export function validateSnapshot(value: unknown): asserts value is SupervisorSna
     for (const key of ['successCount', 'totalFailures', 'totalRejections', 'timeouts'] as const) {
       checkNumber(agent.counters[key], `${at}.counters.${key}`, { min: 0, integer: true });
     }
-    nullableNumber(agent.counters.lastSuccessAt, `${at}.counters.lastSuccessAt`);
+    nullableTime(agent.counters.lastSuccessAt, `${at}.counters.lastSuccessAt`);
   }
 }
 
-function nullableNumber(value: unknown, field: string): void {
-  if (value !== null) checkNumber(value, field);
+/**
+ * A clock time: a number `Date` can represent (±8.64e15 ms). A finite time beyond it would be
+ * accepted by a finite-number check and then make every ISO rendering of it throw.
+ */
+function checkTime(value: unknown, field: string): void {
+  checkNumber(value, field, { min: -MAX_TIME_MS, max: MAX_TIME_MS });
+}
+
+function nullableTime(value: unknown, field: string): void {
+  if (value !== null) checkTime(value, field);
 }

@@ -106,7 +106,7 @@ export class ReferenceBreaker {
       if (this.tripPolicySaysOpen()) this.open(now);
     } else if (this.state === 'half_open') {
       if (failed) {
-        this.consecutiveFailures++;
+        // A failed probe reopens; the closed period's count stays as it was (failure_count).
         this.backoffMs = Math.min(this.backoffMs * this.config.multiplier, this.config.maxMs);
         this.open(now);
       } else if (++this.probeSuccesses === this.config.halfOpenMaxCalls) {
