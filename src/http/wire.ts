@@ -69,7 +69,7 @@ export interface AgentJson {
   timeout: number;
   not_permitted: number;
   half_open_probes: number;
-  /** Consecutive failures of the closed circuit. */
+  /** Consecutive failures of the current closed period; kept while open or half-open, 0 after a close. */
   failure_count: number;
   backoff_seconds: number;
   /** (failed + timeout) ÷ calls that ran, 0…1; 0 with no calls. */
