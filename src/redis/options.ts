@@ -35,6 +35,14 @@ export interface RedisSyncOptions {
    */
   openTtlMs?: number;
   /**
+   * How far ahead of this instance's clock a peer's time may be (hosts' clocks disagree a little).
+   * A message claiming a later trip or close time is clamped to `now + maxClockSkewMs`, and a
+   * `nextProbeAt` (a message's or an open-set entry's) to `now + maxClockSkewMs + openTtlMs`: a
+   * forged or corrupt time cannot push this instance's bookkeeping out of reach. The first clamp is
+   * reported (`where: 'redis message'`). Default 60000.
+   */
+  maxClockSkewMs?: number;
+  /**
    * This instance's name in leases and messages: at most 200 characters, no `:`, not starting with
    * `#`. Default `<hostname>/<pid>/<random>`.
    */
@@ -54,6 +62,7 @@ export interface ResolvedRedisSyncOptions {
   leaseMs: number;
   commandTimeoutMs: number;
   openTtlMs: number;
+  maxClockSkewMs: number;
   instanceId: string;
   now: () => number;
 }
@@ -64,6 +73,7 @@ export const REDIS_SYNC_DEFAULTS = {
   leaseMs: 10_000,
   commandTimeoutMs: 200,
   openTtlMs: 600_000,
+  maxClockSkewMs: 60_000,
 } as const;
 
 const KEYS = [
@@ -74,6 +84,7 @@ const KEYS = [
   'leaseMs',
   'commandTimeoutMs',
   'openTtlMs',
+  'maxClockSkewMs',
   'instanceId',
   'clock',
 ] as const;
@@ -107,6 +118,7 @@ export function resolveRedisSyncOptions(options: unknown): ResolvedRedisSyncOpti
   optional(options.leaseMs, (v) => checkNumber(v, 'leaseMs', { min: 1, integer: true }));
   optional(options.commandTimeoutMs, (v) => checkNumber(v, 'commandTimeoutMs', { min: 1, max: 60_000 }));
   optional(options.openTtlMs, (v) => checkNumber(v, 'openTtlMs', { min: 1, integer: true }));
+  optional(options.maxClockSkewMs, (v) => checkNumber(v, 'maxClockSkewMs', { min: 0, integer: true }));
   optional(options.instanceId, (v) => {
     checkId(v, 'instanceId');
     // A lease is held as `<instance>:<generation>`, and an instance may take back a lease that
@@ -130,6 +142,7 @@ export function resolveRedisSyncOptions(options: unknown): ResolvedRedisSyncOpti
     leaseMs: (options.leaseMs as number | undefined) ?? d.leaseMs,
     commandTimeoutMs: (options.commandTimeoutMs as number | undefined) ?? d.commandTimeoutMs,
     openTtlMs: (options.openTtlMs as number | undefined) ?? d.openTtlMs,
+    maxClockSkewMs: (options.maxClockSkewMs as number | undefined) ?? d.maxClockSkewMs,
     instanceId:
       (options.instanceId as string | undefined) ??
       `${hostname()}/${process.pid}/${Math.random().toString(36).slice(2, 8)}`,

@@ -67,11 +67,18 @@ class RedisSync implements RedisBreakerSync {
   /** Whether the client has been ready once (before, a command skipped is startup, not an outage). */
   private everReady = false;
   private subscribed = false;
+  /** A dropped subscription is reported once until it is subscribed again. */
+  private subscriptionLossReported = false;
+  /** Retries a subscriber whose client gave up reconnecting (`'end'`) while Redis is up. */
+  private resubscribeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A peer's time beyond the plausible window is reported once. */
+  private clampReported = false;
   private synced = false;
   private readonly syncWaiters: Array<() => void> = [];
   private readonly onReady = () => {
     this.everReady = true;
     this.outageReported = false;
+    this.reconnectSubscriber();
     this.requestConverge();
   };
 
@@ -100,6 +107,12 @@ class RedisSync implements RedisBreakerSync {
     // Ours: without a listener ioredis prints every connection error. Reported once per outage.
     subscriber.on('error', (error: unknown) => this.noteOutage(error));
     subscriber.on('ready', () => this.subscribe());
+    // The server may drop the subscriber while Redis stays up: a message bigger than its
+    // client-output-buffer-limit pubsub (32 MB hard by default), CLIENT KILL, a failover. No
+    // 'error' comes then, so the close is reported here; ioredis reconnects ('ready' → subscribe
+    // → the open set is read again), and a client whose retryStrategy gave up ('end') is reconnected.
+    subscriber.on('close', () => this.subscriptionClosed(subscriber));
+    subscriber.on('end', () => this.scheduleResubscribe());
     if (subscriber.status === 'wait') subscriber.connect().catch(() => {});
     else if (subscriber.status === 'ready') this.subscribe();
     if (this.redis.status === 'ready') {
@@ -169,6 +182,7 @@ class RedisSync implements RedisBreakerSync {
     if (this.detached) return;
     this.detached = true;
     this.redis.off('ready', this.onReady);
+    clearTimeout(this.resubscribeTimer);
     // Lease releases of the breakers just stopped are issued on the next turn: let them go out.
     await new Promise((resolve) => setImmediate(resolve));
     await Promise.all([...this.inflight]);
@@ -301,10 +315,76 @@ class RedisSync implements RedisBreakerSync {
       () => {
         if (this.detached) return;
         this.subscribed = true;
+        this.subscriptionLossReported = false;
         this.requestConverge();
       },
       (error: unknown) => this.noteOutage(error),
     );
+  }
+
+  /**
+   * The subscriber's connection closed. During an outage (the command connection is down too) it
+   * is part of that outage, reported once as such; otherwise Redis dropped this subscriber alone
+   * and messages are missed until it is back: reported once until it has subscribed again.
+   */
+  private subscriptionClosed(subscriber: RedisClient): void {
+    if (this.detached || subscriber !== this.subscriber) return;
+    const wasSubscribed = this.subscribed;
+    this.subscribed = false;
+    if (!wasSubscribed || this.subscriptionLossReported) return;
+    this.subscriptionLossReported = true;
+    // Both connections of a Redis that went away close in the same turn or the next.
+    setImmediate(() => {
+      if (this.detached) return;
+      if (!this.ready()) {
+        this.noteOutage();
+        return;
+      }
+      this.report(
+        new Error(
+          `Redis closed the subscription to ${this.keys.channel} while it is up (a message over its ` +
+            'client-output-buffer-limit pubsub, or CLIENT KILL): peers’ trips and closes are missed until ' +
+            'it re-subscribes, then the open set is read again',
+        ),
+        'subscriber',
+      );
+    });
+  }
+
+  /** The subscriber's client gave up reconnecting: try again in a while, while Redis is up. */
+  private scheduleResubscribe(): void {
+    if (this.detached || this.resubscribeTimer !== undefined) return;
+    this.resubscribeTimer = setTimeout(() => {
+      this.resubscribeTimer = undefined;
+      if (this.ready()) this.reconnectSubscriber();
+    }, RESUBSCRIBE_DELAY_MS);
+    this.resubscribeTimer.unref?.();
+  }
+
+  private reconnectSubscriber(): void {
+    const subscriber = this.subscriber;
+    if (this.detached || subscriber === undefined || subscriber.status !== 'end') return;
+    subscriber.connect().catch(() => this.scheduleResubscribe());
+  }
+
+  /**
+   * A peer's time, at most `limit` (a time past it is forged, corrupt or from a clock far off:
+   * clamped, the first one reported). Earlier times are left: a late message is harmless.
+   */
+  private plausible(time: number, limit: number): number {
+    if (time <= limit) return time;
+    if (!this.clampReported) {
+      this.clampReported = true;
+      this.report(
+        new Error(
+          `a peer's time ${time} is ${time - this.o.now()} ms ahead of this clock, beyond what ` +
+            `maxClockSkewMs (${this.o.maxClockSkewMs}) allows: clamped to ${limit} (is a host's clock off, or ` +
+            `is something else writing to ${this.keys.channel} / ${this.keys.open}?); reported once`,
+        ),
+        'message',
+      );
+    }
+    return limit;
   }
 
   private onMessage(raw: string): void {
@@ -327,15 +407,18 @@ class RedisSync implements RedisBreakerSync {
     view.seq = ++this.seq;
     view.unsentCloseAt = null; // a peer's later word on the agent supersedes a close not sent yet
     if (message.k === 'trip') {
-      view.trippedAt = Math.max(view.trippedAt, message.t);
+      const now = this.o.now();
+      const at = this.plausible(message.t, now + this.o.maxClockSkewMs);
+      const nextProbeAt = this.plausible(message.n, now + this.o.maxClockSkewMs + this.o.openTtlMs);
+      view.trippedAt = Math.max(view.trippedAt, at);
       // A circuit this instance opened itself stays this instance's (it re-asserts it on reconnect);
       // an isolated one ignores peers.
       if (!(view.state === 'open' && view.origin === 'local') && view.state !== 'isolated') {
         view.state = 'open';
         view.origin = 'peer';
-        view.nextProbeAt = message.n;
+        view.nextProbeAt = nextProbeAt;
       }
-      peer.peerTripped(message.a, message.n);
+      peer.peerTripped(message.a, nextProbeAt);
     } else {
       if (view.state !== 'isolated') {
         view.state = 'closed';
@@ -402,8 +485,9 @@ class RedisSync implements RedisBreakerSync {
     const applies = (agentId: string) => full || added.has(agentId);
     const listed = new Set<string>();
     for (const [agentId, raw] of Object.entries(result.value)) {
-      const nextProbeAt = Number(raw);
-      if (!Number.isFinite(nextProbeAt) || nextProbeAt + this.o.openTtlMs <= now) continue; // stale
+      const listedAt = Number(raw);
+      if (!Number.isFinite(listedAt) || listedAt + this.o.openTtlMs <= now) continue; // stale
+      const nextProbeAt = this.plausible(listedAt, now + this.o.maxClockSkewMs + this.o.openTtlMs);
       listed.add(agentId);
       if (!peer.hasAgent(agentId) || !applies(agentId)) continue;
       const view = this.views.get(agentId);
@@ -524,6 +608,9 @@ class RedisSync implements RedisBreakerSync {
 }
 
 const STARTING = new Set(['wait', 'connecting', 'connect']);
+
+/** How long after its client gave up the subscriber is reconnected (while Redis is up). */
+const RESUBSCRIBE_DELAY_MS = 1000;
 
 /**
  * Node's timers may fire a millisecond before `Date.now()` reaches their target: a window opening
