@@ -3,18 +3,27 @@
  * error (`ConfigError` naming the field and the value) or a counted failure with a readable reason;
  * nothing crashes (no throw where a promise is due, no unhandled rejection, no uncaught exception)
  * and the supervisor the row ran against is consistent and still routes afterwards.
+ *
+ * Then the servers (issue 14): a generated sweep of raw HTTP requests against serveDashboard,
+ * createDashboardHandler on node:http and the inspector relay (see "raw HTTP" below).
  */
+import { createServer } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import { setTimeout as sleep, setImmediate as tick } from 'node:timers/promises';
+import fc from 'fast-check';
 import { config as rxjsConfig } from 'rxjs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import {
   AllAgentsFailedError,
   ConfigError,
   createCircuitBreaker,
+  createDashboardHandler,
+  createInspector,
   createSupervisor,
   type Supervisor,
   type SupervisorOptions,
+  serveDashboard,
   TaskAbortedError,
 } from '../src/index.js';
 import { hostileProxy, ONE_MB_MESSAGE } from './support/faults.js';
@@ -815,5 +824,638 @@ describe(`bad input: ${rows.length} rows across every public entry point`, () =>
     expect(error).toBeInstanceOf(AllAgentsFailedError);
     expect(error.message.length).toBeLessThan(3 * 600);
     await supervisor.stop();
+  });
+});
+
+// ─── raw HTTP: a generated sweep over the three servers ───────────────────────────────────────
+//
+// Request targets, methods, headers and bodies as raw bytes over `net.connect` (http.request would
+// normalize them), against serveDashboard, createDashboardHandler on a plain node:http server, and
+// the inspector relay (its page and WebSocket upgrades). Properties: nothing throws out of the
+// process; no answer is a 5xx; an error from our code has the documented JSON shape (Node's own
+// parser answers — a bare 400/431 without a body type — are not ours); `onError` never hears of a
+// client's mistake; a foreign `Host` never gets a page, a stream or an upgrade; a mutating route
+// never succeeds without the token; a socket closed without an answer only for what Node's parser
+// refuses.
+
+const TOKEN = 'sweep-token-0123456789abcdef';
+const STANDARD_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'HEAD', 'PATCH'] as const;
+/** Tokens Node's parser does not know, or that a handler never sees (CONNECT, the HTTP/2 preface). */
+const GARBAGE_METHODS = ['get', 'G ET', 'FOO', 'CONNECT', 'PRI', 'X'.repeat(64), '\u0000', 'GET\tX', ''];
+const ODD_TARGETS = [
+  '//',
+  '///',
+  'http://x',
+  'http://',
+  '//[::1',
+  '//[::1]/api/agents',
+  '%',
+  '/%',
+  '*',
+  '?',
+  '',
+  'http://127.0.0.1/api/agents',
+  'https://evil.example/',
+  '\\\\',
+  '/\\evil.example',
+  '/..%2f..%2fpackage.json',
+  '/../package.json',
+];
+const ROUTES = [
+  '/',
+  '/index.html',
+  '/app.js',
+  '/metrics',
+  '/api/',
+  '/api/agents',
+  '/api/agents/a',
+  '/api/agents/a/isolate',
+  '/api/agents/b/reset',
+  '/api/agents/nope/reset',
+  '/api/agents/%E2%98%83',
+  '/api/agents/%',
+  '/api/agents/%E0%A4%A',
+  '/api/agents/a%2Fb/isolate',
+  '/api/machines',
+  '/api/circuit-breaker/health',
+  '/api/circuit-breaker/failures',
+  '/api/circuit-breaker/metrics',
+  '/api/circuit-breaker/events',
+  '/api/nope',
+  '/nope',
+  '/bridge.js',
+  '/app?key=0000',
+];
+const QUERIES = [
+  '',
+  '?limit=5',
+  '?limit=0',
+  '?limit=-1',
+  '?limit=1e3',
+  '?limit=99999999999',
+  '?limit=%',
+  '?#x',
+  '?a=1&a=2',
+];
+
+/** A `Host` header as generated; `PORT` is replaced by the server's port when the request is sent. */
+const HOSTS = [
+  '127.0.0.1:PORT',
+  'localhost:PORT',
+  'LOCALHOST:PORT',
+  '127.0.0.1',
+  'localhost',
+  '[::1]:PORT',
+  'evil.example',
+  'evil.example:PORT',
+  '127.0.0.1:PORT.evil.example',
+  'proxy.example:8443',
+  'PROXY.example',
+  '',
+];
+
+interface RawRequest {
+  method: string;
+  target: string;
+  version: string;
+  hosts: string[];
+  origin: string | undefined;
+  authorization: { kind: 'none' | 'valid' | 'other'; value: string };
+  lastEventId: string | undefined;
+  /** `[Connection, Upgrade, Sec-WebSocket-Key, Sec-WebSocket-Version]`, or none. */
+  upgrade: [string, string, string | undefined, string | undefined] | undefined;
+  contentLength: { kind: 'none' | 'exact' | 'other'; values: string[] };
+  chunked: boolean;
+  extra: [string, string] | undefined;
+  body: Buffer;
+}
+
+const printable = (s: string) => /^[\x21-\x7e]+$/.test(s);
+/** A header value Node's parser takes: tabs, spaces and visible characters (obs-text too). */
+const headerValueOk = (s: string) =>
+  [...s].every((c) => c === '\t' || (c.charCodeAt(0) >= 0x20 && c.charCodeAt(0) !== 0x7f));
+
+const targetArb = (prefixes: readonly string[]) =>
+  fc.oneof(
+    { weight: 2, arbitrary: fc.constantFrom(...ODD_TARGETS) },
+    {
+      weight: 6,
+      arbitrary: fc
+        .tuple(fc.constantFrom(...prefixes), fc.constantFrom(...ROUTES), fc.constantFrom(...QUERIES))
+        .map(([prefix, route, query]) => `${prefix}${route}${query}`),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.constantFrom('/', '/api/agents/', '/api/circuit-breaker/'), fc.integer({ min: 1_000, max: 20_000 }))
+        .map(([head, n]) => `${head}${'a'.repeat(n)}`),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.constantFrom('/', '/api/agents/'), fc.string({ unit: 'grapheme', maxLength: 12 }))
+        .map(([head, s]) => `${head}${s}`),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(
+          fc.constantFrom('/api/circuit-breaker/failures', '/', '/api/agents/a'),
+          fc.integer({ min: 1, max: 4_000 }),
+        )
+        .map(([path, n]) => `${path}${'?'.repeat(n)}limit=3`),
+    },
+  );
+
+const latin1Arb = (maxLength: number) =>
+  fc.uint8Array({ maxLength }).map((bytes) => Buffer.from(bytes).toString('latin1'));
+/** Mostly what a header value may hold (visible characters, spaces, obs-text), now and then any byte. */
+const headerValueArb = (maxLength: number) =>
+  fc.oneof(
+    {
+      weight: 6,
+      arbitrary: fc.string({
+        unit: fc.integer({ min: 0x20, max: 0xff }).map((c) => String.fromCharCode(c)),
+        maxLength,
+      }),
+    },
+    { weight: 1, arbitrary: latin1Arb(maxLength) },
+  );
+
+function requestArb(prefixes: readonly string[], upgrades: boolean): fc.Arbitrary<RawRequest> {
+  return fc
+    .record({
+      method: fc.oneof(
+        { weight: 8, arbitrary: fc.constantFrom(...STANDARD_METHODS) },
+        { weight: 1, arbitrary: fc.constantFrom(...GARBAGE_METHODS, 'TRACE', 'PROPFIND') },
+      ),
+      target: targetArb(prefixes),
+      version: fc.oneof(
+        { weight: 9, arbitrary: fc.constant('HTTP/1.1') },
+        { weight: 1, arbitrary: fc.constantFrom('HTTP/1.0', 'HTTP/2.0', 'HTTP/1.1 x', 'HTTP/9.9', 'http/1.1') },
+      ),
+      hosts: fc.oneof(
+        { weight: 8, arbitrary: fc.constantFrom('127.0.0.1:PORT', 'localhost:PORT').map((h) => [h]) },
+        { weight: 8, arbitrary: fc.constantFrom(...HOSTS).map((h) => [h]) },
+        { weight: 1, arbitrary: fc.constant([]) },
+        {
+          weight: 1,
+          arbitrary: fc.array(fc.oneof(fc.constantFrom(...HOSTS), headerValueArb(20)), { minLength: 1, maxLength: 3 }),
+        },
+      ),
+      origin: fc.option(
+        fc.oneof(
+          fc.constantFrom(
+            'http://127.0.0.1:PORT',
+            'http://localhost:PORT',
+            'null',
+            'https://evil.example',
+            'http://127.0.0.1',
+          ),
+          headerValueArb(30),
+        ),
+        { nil: undefined },
+      ),
+      authorization: fc.oneof(
+        { weight: 3, arbitrary: fc.constant({ kind: 'none' as const, value: '' }) },
+        {
+          weight: 3,
+          arbitrary: fc
+            .constantFrom(`Bearer ${TOKEN}`, `bearer \t${TOKEN} `)
+            .map((value) => ({ kind: 'valid' as const, value })),
+        },
+        {
+          weight: 3,
+          arbitrary: fc
+            .oneof(
+              fc.constantFrom(
+                `Bearer ${TOKEN}x`,
+                `Bearer ${TOKEN} x`,
+                `Basic ${TOKEN}`,
+                'Bearer',
+                `Bearer${TOKEN}`,
+                `Bearer ${TOKEN.slice(1)}`,
+              ),
+              headerValueArb(80).map((s) => `Bearer ${s}`),
+            )
+            .map((value) => ({ kind: 'other' as const, value })),
+        },
+      ),
+      lastEventId: fc.option(
+        fc.oneof(fc.constantFrom('1', '0', '-1', '0x10', '999999999999999999', '1e3', ''), headerValueArb(40)),
+        { nil: undefined },
+      ),
+      upgrade: upgrades
+        ? fc.option(
+            fc.tuple(
+              fc.constantFrom('Upgrade', 'upgrade, keep-alive', 'close'),
+              fc.constantFrom('websocket', 'WebSocket', 'h2c', 'websocket, x'),
+              fc.option(fc.constantFrom('dGhlIHNhbXBsZSBub25jZQ==', 'short', '!!!!!!!!!!!!!!!!!!!!!!!='), {
+                nil: undefined,
+              }),
+              fc.option(fc.constantFrom('13', '8', '99', 'x'), { nil: undefined }),
+            ),
+            { nil: undefined, freq: 2 },
+          )
+        : fc.constant(undefined),
+      contentLength: fc.oneof(
+        { weight: 3, arbitrary: fc.constant({ kind: 'none' as const, values: [] as string[] }) },
+        { weight: 3, arbitrary: fc.constant({ kind: 'exact' as const, values: [] as string[] }) },
+        {
+          weight: 2,
+          arbitrary: fc
+            .array(
+              fc.oneof(
+                fc.constantFrom('abc', '-1', '1e3', '5, 6', '99999999999999999999', ' 3'),
+                fc.nat(3000).map(String),
+              ),
+              {
+                minLength: 1,
+                maxLength: 2,
+              },
+            )
+            .map((values) => ({ kind: 'other' as const, values })),
+        },
+      ),
+      chunked: fc.integer({ min: 0, max: 19 }).map((n) => n === 0),
+      extra: fc.option(fc.tuple(fc.stringMatching(/^[A-Za-z-]{1,12}$/), headerValueArb(40)), { nil: undefined }),
+      body: fc.oneof(
+        fc.constant(Buffer.alloc(0)),
+        fc.string({ maxLength: 200 }).map((s) => Buffer.from(s)),
+        fc.uint8Array({ maxLength: 1500 }).map((bytes) => Buffer.from(bytes)),
+        fc.constantFrom('{"x":1}', 'x'.repeat(1025), 'x'.repeat(1024)).map((s) => Buffer.from(s)),
+      ),
+    })
+    .map((r) => r as RawRequest);
+}
+
+/**
+ * Now and then a request that gets past Node's parser and the Host check (and, for the relay, a
+ * complete WebSocket handshake), its other parts as generated: so that the sweep reaches the routes.
+ */
+function sweepArb(prefixes: readonly string[]): fc.Arbitrary<RawRequest> {
+  return fc.tuple(requestArb(prefixes, true), fc.integer({ min: 0, max: 5 })).map(([r, n]): RawRequest => {
+    if (n > 1) return r;
+    const plausible: RawRequest = {
+      ...r,
+      method: r.method === 'POST' || r.method === 'HEAD' ? r.method : 'GET',
+      version: 'HTTP/1.1',
+      hosts: ['127.0.0.1:PORT'],
+      contentLength: { kind: 'exact', values: [] },
+      chunked: false,
+    };
+    if (n === 1) return plausible;
+    return {
+      ...plausible,
+      method: 'GET',
+      upgrade: ['Upgrade', 'websocket', 'dGhlIHNhbXBsZSBub25jZQ==', '13'],
+      origin: r.origin === undefined || r.origin.length % 2 === 0 ? 'http://127.0.0.1:PORT' : r.origin,
+    };
+  });
+}
+
+/** The request as bytes, for a server on `port`. */
+function render(r: RawRequest, port: number): Buffer {
+  const p = (s: string) => s.replaceAll('PORT', String(port));
+  const lines = [`${r.method} ${r.target} ${r.version}`];
+  for (const host of r.hosts) lines.push(`Host: ${p(host)}`);
+  if (r.origin !== undefined) lines.push(`Origin: ${p(r.origin)}`);
+  if (r.authorization.kind !== 'none') lines.push(`Authorization: ${r.authorization.value}`);
+  if (r.lastEventId !== undefined) lines.push(`Last-Event-ID: ${r.lastEventId}`);
+  if (r.extra !== undefined) lines.push(`${r.extra[0]}: ${r.extra[1]}`);
+  if (r.contentLength.kind === 'exact') lines.push(`Content-Length: ${r.body.length}`);
+  for (const value of r.contentLength.values) lines.push(`Content-Length: ${value}`);
+  if (r.chunked) lines.push('Transfer-Encoding: chunked');
+  if (r.upgrade !== undefined) {
+    const [connection, upgrade, key, version] = r.upgrade;
+    lines.push(`Connection: ${connection}`, `Upgrade: ${upgrade}`);
+    if (key !== undefined) lines.push(`Sec-WebSocket-Key: ${key}`);
+    if (version !== undefined) lines.push(`Sec-WebSocket-Version: ${version}`);
+  } else {
+    lines.push('Connection: close');
+  }
+  return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), r.body]);
+}
+
+/**
+ * Whether Node's parser takes the request as a whole, well-framed one: only such a request must be
+ * answered (anything else may be closed without a word, as Node does for CONNECT or a bad method).
+ */
+function wellFormed(r: RawRequest): boolean {
+  const values = [...r.hosts, r.origin ?? '', r.authorization.value, r.lastEventId ?? '', r.extra?.[1] ?? ''];
+  return (
+    (STANDARD_METHODS as readonly string[]).includes(r.method) &&
+    printable(r.target) &&
+    (r.version === 'HTTP/1.1' || r.version === 'HTTP/1.0') &&
+    r.hosts.length === 1 &&
+    values.every(headerValueOk) &&
+    // Body bytes no Content-Length covers are the start of a next, malformed request: Node's parser
+    // refuses it and destroys the socket, even the answer to the request before it.
+    (r.contentLength.kind === 'exact' || r.body.length === 0) &&
+    !r.chunked
+  );
+}
+
+interface Exchange {
+  /** Every status line's code, in order (a request's surplus bytes may be read as another request). */
+  statuses: number[];
+  head: string;
+  body: Buffer;
+  /** The socket closed (or stayed silent for 3 s) before any byte of an answer. */
+  unanswered: boolean;
+  timedOut: boolean;
+}
+
+/** Sends the bytes, half-closes, and reads until the server closes (or a stream or upgrade starts). */
+function exchange(port: number, bytes: Buffer): Promise<Exchange> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let timedOut = false;
+    let settled = false;
+    const finish = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      const all = Buffer.concat(chunks);
+      const text = all.toString('latin1');
+      const headEnd = text.indexOf('\r\n\r\n');
+      const head = headEnd === -1 ? text : text.slice(0, headEnd);
+      const statuses = [...text.matchAll(/(?:^|\r\n)HTTP\/1\.[01] (\d{3})/g)].map((m) => Number(m[1]));
+      let body = headEnd === -1 ? Buffer.alloc(0) : all.subarray(headEnd + 4);
+      const length = /\r\ncontent-length: *(\d+)/i.exec(head)?.[1];
+      if (length !== undefined) body = body.subarray(0, Number(length));
+      resolve({ statuses, head, body, unanswered: all.length === 0, timedOut });
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      finish();
+    }, 3_000);
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      const text = Buffer.concat(chunks).toString('latin1');
+      // An event stream or an upgraded socket stays open: its head is the answer.
+      const head = text.split('\r\n\r\n', 1)[0] as string;
+      if (text.includes('\r\n\r\n') && (/^HTTP\/1\.1 101/.test(head) || /text\/event-stream/i.test(head))) finish();
+    });
+    socket.on('error', () => {});
+    socket.on('close', finish);
+    socket.end(bytes);
+  });
+}
+
+const header = (head: string, name: string) => new RegExp(`\\r\\n${name}: *([^\\r]*)`, 'i').exec(head)?.[1];
+
+/** Node's own answer to what its parser refused: a bare status, no body type (ours always have one). */
+const nodeOwn = (x: Exchange) =>
+  header(x.head, 'content-type') === undefined && [400, 408, 413, 414, 431].includes(x.statuses[0] as number);
+
+const badTarget = (target: string) => !URL.canParse(target, 'http://localhost');
+
+interface Sweep {
+  runs: number;
+  /** Answers from our code (not Node's parser). */
+  ours: number;
+  answered: Record<string, number>;
+  unanswered: number;
+  nodeOwn: number;
+}
+
+function newSweep(): Sweep {
+  return { runs: 0, ours: 0, answered: {}, unanswered: 0, nodeOwn: 0 };
+}
+
+function countAnswer(sweep: Sweep, x: Exchange): void {
+  sweep.runs++;
+  if (!x.unanswered && !nodeOwn(x)) sweep.ours++;
+  if (x.unanswered) sweep.unanswered++;
+  else if (nodeOwn(x)) sweep.nodeOwn++;
+  const key = String(x.statuses[0] ?? 'none');
+  sweep.answered[key] = (sweep.answered[key] ?? 0) + 1;
+}
+
+/** What every answer must be, whichever server sent it. */
+function checkCommon(r: RawRequest, x: Exchange, allowUpgrade: boolean): void {
+  const shown = `${r.method} ${r.target.slice(0, 80)} → ${x.head.split('\r\n')[0]}`;
+  expect(x.timedOut, `silent for 3 s: ${shown}`).toBe(false);
+  if (x.unanswered) {
+    expect(wellFormed(r), `closed without an answer: ${shown}`).toBe(false);
+    return;
+  }
+  expect(x.statuses.length, `not HTTP: ${JSON.stringify(x.head.slice(0, 80))}`).toBeGreaterThan(0);
+  for (const status of x.statuses) {
+    if (status === 101 && allowUpgrade) continue;
+    expect(status >= 200 && status < 500, shown).toBe(true);
+  }
+}
+
+/** An answer of the dashboard handler: JSON errors and redirects in the documented shapes. */
+function checkDashboardAnswer(r: RawRequest, x: Exchange, allowed: (host: string) => boolean, basePath: string): void {
+  checkCommon(r, x, false);
+  if (x.unanswered || nodeOwn(x)) return;
+  const status = x.statuses[0] as number;
+  const shown = `${r.method} ${r.target.slice(0, 80)} Host ${JSON.stringify(r.hosts)} → ${status}`;
+  const type = header(x.head, 'content-type') ?? '';
+  if (status >= 300) {
+    expect(type, shown).toMatch(/^application\/json/);
+    if (r.method !== 'HEAD') {
+      const json = JSON.parse(x.body.toString('utf8'));
+      if (status === 308) expect(json, shown).toEqual({ redirect: expect.stringMatching(/^\/(?![/\\])/) });
+      else
+        expect(json, shown).toEqual({
+          error: { code: expect.stringMatching(/^[a-z_]+$/), message: expect.any(String) },
+        });
+    }
+  }
+  // A target URL cannot read is the client's mistake, answered before anything else.
+  if (badTarget(r.target)) expect(status, shown).toBe(400);
+  // A foreign Host (DNS rebinding) gets nothing but an error: not the page, not a stream, not an act.
+  const host = (r.hosts[0] ?? '').replaceAll('PORT', 'P').trim().toLowerCase();
+  if (r.hosts.length === 1 && !allowed(host)) expect(status, shown).toBeGreaterThanOrEqual(400);
+  // Mutating routes act only for the exact token.
+  const path = URL.canParse(r.target, 'http://localhost') ? new URL(r.target, 'http://localhost').pathname : '';
+  if (path.startsWith(`${basePath}/api/agents/`) && /\/(isolate|reset)$/.test(path) && status < 300) {
+    expect(r.authorization.kind, shown).toBe('valid');
+    expect(r.method, shown).toBe('POST');
+  }
+}
+
+describe('bad input over raw HTTP: a generated sweep of the three servers', () => {
+  const uncaughtHere: unknown[] = [];
+  const unhandledHere: unknown[] = [];
+  const onUncaught = (error: unknown) => uncaughtHere.push(error);
+  const onUnhandled = (reason: unknown) => unhandledHere.push(reason);
+  const reported: unknown[] = [];
+  let supervisor: Supervisor;
+  beforeAll(() => {
+    process.on('uncaughtException', onUncaught);
+    process.on('unhandledRejection', onUnhandled);
+    supervisor = createSupervisor({
+      agents: [
+        { id: 'a', run },
+        { id: 'b', run },
+        { id: '☃', run },
+      ],
+    });
+  });
+  afterAll(async () => {
+    process.off('uncaughtException', onUncaught);
+    process.off('unhandledRejection', onUnhandled);
+    await supervisor.stop();
+  });
+  /** Nothing escaped, and onError heard of nothing: every request above was the client's doing. */
+  const expectNothingEscaped = async (sweep: Sweep, statuses: number[]) => {
+    // The sweep reached our code, not only Node's parser, and got the answers it should have.
+    expect(sweep.ours, JSON.stringify(sweep)).toBeGreaterThan(sweep.runs / 4);
+    for (const status of statuses)
+      expect(sweep.answered[status] ?? 0, `${status}: ${JSON.stringify(sweep)}`).toBeGreaterThan(0);
+    await sleep(20);
+    expect(uncaughtHere.map(String)).toEqual([]);
+    expect(unhandledHere.map(String)).toEqual([]);
+    expect(reported.map(String)).toEqual([]);
+  };
+  const NUM_RUNS = 250;
+
+  it('serveDashboard (token set) answers everything within the documented shapes', async () => {
+    const dashboard = await serveDashboard(supervisor, {
+      port: 0,
+      token: TOKEN,
+      onError: (error) => reported.push(error),
+    });
+    const sweep = newSweep();
+    try {
+      const loopback = new Set(['127.0.0.1:p', 'localhost:p']);
+      await fc.assert(
+        fc.asyncProperty(sweepArb(['']), async (r) => {
+          const x = await exchange(dashboard.port, render(r, dashboard.port));
+          if (process.env.SWEEP_LOG && nodeOwn(x) && wellFormed(r))
+            console.log('WF400', JSON.stringify(render(r, 1).toString('latin1').slice(0, 400)));
+          countAnswer(sweep, x);
+          checkDashboardAnswer(r, x, (host) => loopback.has(host), '');
+        }),
+        { numRuns: NUM_RUNS },
+      );
+      // Still serving.
+      const health = await fetch(`${dashboard.url}api/circuit-breaker/health`);
+      expect(health.status).toBe(200);
+    } finally {
+      await dashboard.close();
+    }
+    expect(sweep.runs).toBeGreaterThanOrEqual(NUM_RUNS);
+    await expectNothingEscaped(sweep, [200, 400, 404, 405, 421]);
+  });
+
+  it('createDashboardHandler on node:http (basePath, allowedHosts) answers everything within the documented shapes', async () => {
+    const handler = createDashboardHandler(supervisor, {
+      token: TOKEN,
+      basePath: '/dashboard',
+      allowedHosts: ['proxy.example'],
+      onError: (error) => reported.push(error),
+    });
+    const server = createServer(handler);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const sweep = newSweep();
+    try {
+      const loopback = new Set(['127.0.0.1:p', 'localhost:p']);
+      await fc.assert(
+        fc.asyncProperty(sweepArb(['/dashboard', '/dashboard', '', '/dashboardx', '/DASHBOARD']), async (r) => {
+          const x = await exchange(port, render(r, port));
+          countAnswer(sweep, x);
+          checkDashboardAnswer(
+            r,
+            x,
+            (host) => loopback.has(host) || host === 'proxy.example' || host.startsWith('proxy.example:'),
+            '/dashboard',
+          );
+        }),
+        { numRuns: NUM_RUNS },
+      );
+      const page = await fetch(`http://127.0.0.1:${port}/dashboard/api/agents`);
+      expect(page.status).toBe(200);
+    } finally {
+      handler.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    await expectNothingEscaped(sweep, [200, 400, 404, 405, 421]);
+  });
+
+  it('the inspector relay answers its page and WebSocket upgrades without a 5xx or a throw', async () => {
+    const inspector = await createInspector({ port: 0, onReady: () => {} });
+    const port = Number(new URL(inspector.url).port);
+    const sweep = newSweep();
+    try {
+      await fc.assert(
+        fc.asyncProperty(sweepArb(['']), async (r) => {
+          const x = await exchange(port, render(r, port));
+          countAnswer(sweep, x);
+          checkCommon(r, x, true);
+          if (x.unanswered || nodeOwn(x)) return;
+          const status = x.statuses[0] as number;
+          const shown = `${r.method} ${r.target.slice(0, 80)} Host ${JSON.stringify(r.hosts)} Origin ${r.origin} → ${status}`;
+          const host = (r.hosts[0] ?? '').replaceAll('PORT', 'P').trim().toLowerCase();
+          const own = r.hosts.length === 1 && host === '127.0.0.1:p';
+          // Only its own address gets the page or a viewer's socket (no DNS rebinding).
+          if (!own) expect(status, shown).toBeGreaterThanOrEqual(400);
+          // A web page elsewhere (any Origin but the relay's own) never gets a viewer's socket.
+          if (status === 101) {
+            expect(r.origin === undefined || r.origin === 'http://127.0.0.1:PORT', shown).toBe(true);
+          }
+          // Whatever is JSON is the documented error, for a target that is not a URL.
+          if (/^application\/json/.test(header(x.head, 'content-type') ?? '')) {
+            expect(status, shown).toBe(400);
+            if (r.method !== 'HEAD') {
+              expect(JSON.parse(x.body.toString('utf8')), shown).toEqual({
+                error: { code: 'bad_request', message: expect.any(String) },
+              });
+            }
+          }
+          // The page for a target that is not a URL: the JSON 400 (upgrades go through ws first).
+          if (own && r.upgrade === undefined && badTarget(r.target)) {
+            expect(status, shown).toBe(400);
+            expect(header(x.head, 'content-type'), shown).toMatch(/^application\/json/);
+          }
+        }),
+        { numRuns: NUM_RUNS },
+      );
+      const page = await fetch(inspector.url);
+      expect(page.status).toBe(200);
+    } finally {
+      await inspector.stop();
+    }
+    await expectNothingEscaped(sweep, [101, 200, 400, 404, 421]);
+  });
+});
+
+describe('the inspector relay: a local process connected as a viewer', () => {
+  it('reads the events but cannot feed any in (only the keyed socket can)', async () => {
+    const inspector = await createInspector({ port: 0, onReady: () => {} });
+    const { default: WebSocket } = await import('ws');
+    const open = (headers: Record<string, string> = {}) =>
+      new Promise<import('ws').WebSocket>((resolve, reject) => {
+        const socket = new WebSocket(inspector.url.replace('http:', 'ws:'), { headers });
+        socket.once('open', () => resolve(socket));
+        socket.once('error', reject);
+      });
+    try {
+      // No Origin, as a local program sends: accepted as a viewer.
+      const intruder = await open();
+      const forged = JSON.stringify({ type: '@xstate.actor', sessionId: 'forged', actorRef: {} });
+      intruder.send(forged);
+      intruder.send(JSON.stringify({ type: '@xstate.event', sessionId: 'forged', event: { type: 'X' } }));
+      await sleep(50);
+      // A late viewer is replayed what the relay kept: nothing the intruder sent.
+      const late = await open();
+      const seen: string[] = [];
+      late.on('message', (data) => seen.push(String(data)));
+      await sleep(100);
+      expect(seen.filter((m) => m.includes('forged'))).toEqual([]);
+      intruder.terminate();
+      late.terminate();
+    } finally {
+      await inspector.stop();
+    }
   });
 });
