@@ -230,4 +230,43 @@ describe('the inspector relay disconnects a viewer that stops reading', () => {
     expect(watch.seen.maxBuffered).toBeLessThanOrEqual(64 * 1024 + 64 * 1024);
     viewer.terminate();
   }, 30_000);
+
+  it('after a large replay the viewer read, the cap holds for the live events that follow', async () => {
+    const cap = 64 * 1024;
+    const inspector = await createInspector({ port: 0, onReady: () => {}, maxViewerBufferedBytes: cap });
+    started.push(inspector);
+    const machine = createMachine({
+      id: 'bloat',
+      context: { filler: 'x'.repeat(5_000) },
+      initial: 'a',
+      states: { a: { on: { FLIP: 'b' } }, b: { on: { FLIP: 'a' } } },
+    });
+    // ~400 actors of ~5 KB each: a replay of ~2 MB, far above the cap.
+    const actors = Array.from({ length: 400 }, () => createActor(machine, { inspect: inspector.inspect }).start());
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const viewer = new WebSocket(inspector.url.replace('http:', 'ws:'), { origin: inspector.url.slice(0, -1) });
+    let received = 0;
+    viewer.on('message', () => received++);
+    await new Promise<void>((resolve, reject) => {
+      viewer.once('open', () => resolve());
+      viewer.once('error', reject);
+    });
+    // It reads the whole replay, then stops reading.
+    for (let i = 0; i < 200 && received < actors.length; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(received).toBeGreaterThanOrEqual(actors.length);
+    (viewer as unknown as { _socket: import('node:net').Socket })._socket.pause();
+    const watch = watchServerSends();
+    try {
+      const [actor] = actors;
+      for (let round = 0; round < 20; round++) {
+        for (let i = 0; i < 100; i++) actor?.send({ type: 'FLIP' });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } finally {
+      watch.restore();
+      for (const actor of actors) actor.stop();
+    }
+    expect(watch.seen.maxBuffered).toBeLessThanOrEqual(cap + 64 * 1024);
+    viewer.terminate();
+  }, 30_000);
 });

@@ -57,22 +57,23 @@ export function isoTime(ms: number | null | undefined): string | null {
 
 /**
  * A custom clock whose readings are checked: `now()` returns the inner clock's reading when it is a
- * time `Date` can represent (`isClockTime`); otherwise (NaN, ±Infinity, beyond ±8.64e15 ms, not a
- * number) or when it throws, it returns the last good reading (0 before the first one), so time stands
- * still, and the first bad reading is reported once through `report`: a `ConfigError` (field
+ * time `Date` can represent (`isClockTime`) and not behind the latest reading; otherwise (NaN,
+ * ±Infinity, beyond ±8.64e15 ms, not a number, or earlier than the latest) or when it throws, it
+ * returns the latest good reading (0 before the first one), so time stands still and never runs
+ * backwards, and the first bad reading (not a backwards one) is reported once through `report`: a `ConfigError` (field
  * `clock.now()`) naming the value, or what `now()` threw. Timers go to the inner clock unchanged, called as its methods. The default
  * clock is returned as it is: `Date.now()` is always in range and the call path reads it bare.
  */
 export function guardedClock(clock: Clock, report: (error: unknown) => void): Clock {
   if (clock === realClock) return clock;
-  let last = 0;
+  let last = Number.NEGATIVE_INFINITY; // no reading yet
   let reported = false;
   const bad = (value: unknown, thrown: boolean): number => {
     if (!reported) {
       reported = true;
       report(thrown ? value : new ConfigError('clock.now()', value, `a finite time within ±${MAX_TIME_MS} ms`));
     }
-    return last;
+    return last === Number.NEGATIVE_INFINITY ? 0 : last;
   };
   return {
     setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
@@ -85,6 +86,9 @@ export function guardedClock(clock: Clock, report: (error: unknown) => void): Cl
         return bad(error, true);
       }
       if (!isClockTime(value)) return bad(value, false);
+      // Never backwards: a reading behind the last one (a stepped wall clock) arms no timer for the
+      // distance it jumped back, and a bad reading after it is replaced by the latest time seen.
+      if (value < last) return last;
       last = value;
       return value;
     },

@@ -21,7 +21,7 @@ import type { Subscription } from 'rxjs';
 import type { Transition } from '../breaker/breaker.js';
 import type { FailureRecord, Supervisor } from '../supervisor/supervisorTypes.js';
 import { setCommonHeaders } from './respond.js';
-import { failureJson, frameJson, transitionJson } from './wire.js';
+import { failureJson, frameJson, type TransitionJson, transitionJson } from './wire.js';
 
 export interface EventStreamOptions {
   maxStreams: number;
@@ -50,8 +50,11 @@ interface Stream {
 interface Recent {
   id: number;
   event: 'transition' | 'failure';
-  /** The event's JSON; a failure is serialized when first sent (most are never replayed). */
-  data: string | FailureRecord;
+  /**
+   * The event's JSON, serialized when first sent (most are never replayed): while no stream is
+   * open, a transition is kept as its wire object and a failure as its record.
+   */
+  data: string | FailureRecord | TransitionJson;
 }
 
 /** A frame as sent, and its content without the clock's `timestamp` (what "changed" compares). */
@@ -153,7 +156,13 @@ export class EventStreams {
   }
 
   private onTransition(transition: Transition): void {
-    const data = JSON.stringify(transitionJson(this.supervisor, transition));
+    // Its retry-after is read now (it is a countdown); the text is made only if a stream needs it.
+    const json = transitionJson(this.supervisor, transition);
+    if (this.streams.size === 0) {
+      this.remember(this.recentTransitions, 'transition', json);
+      return;
+    }
+    const data = JSON.stringify(json);
     const id = this.remember(this.recentTransitions, 'transition', data);
     for (const stream of [...this.streams]) this.send(stream, 'transition', data, id);
   }
@@ -283,7 +292,9 @@ export class EventStreams {
 }
 
 function serialized(recent: Recent): string {
-  if (typeof recent.data !== 'string') recent.data = JSON.stringify(failureJson(recent.data));
+  const data = recent.data;
+  if (typeof data === 'string') return data;
+  recent.data = JSON.stringify(recent.event === 'failure' ? failureJson(data as FailureRecord) : data);
   return recent.data;
 }
 

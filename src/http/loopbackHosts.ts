@@ -28,9 +28,11 @@ export function loopbackHosts({ address, family, port }: AddressInfo): ReadonlyS
   return withPort(names, port);
 }
 
-/** `name:port` for each name; on port 80 the bare name too (browsers leave the default port out). */
+/** `name:port` for each name; on port 80 or 443 the bare name too (browsers leave the default port out). */
 export function withPort(names: readonly string[], port: number): ReadonlySet<string> {
-  return new Set(names.flatMap((name) => (port === 80 ? [`${name}:80`, name] : [`${name}:${port}`])));
+  return new Set(
+    names.flatMap((name) => (port === 80 || port === 443 ? [`${name}:${port}`, name] : [`${name}:${port}`])),
+  );
 }
 
 /** The request's `Host` in lower case if it is one of `hosts`, else undefined. */

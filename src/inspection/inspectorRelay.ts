@@ -181,10 +181,15 @@ export async function createInspector(options: InspectorOptions = {}): Promise<I
       recent.push(message);
       if (recent.length > REPLAY_EVENTS) recent.shift();
     }
-    for (const [viewer, limit] of viewers) {
+    for (const [viewer, replayLimit] of viewers) {
       if (viewer.readyState !== viewer.OPEN) continue;
-      // Checked before sending, as the event streams do: one message may overshoot, never more.
-      if (viewer.bufferedAmount > limit) {
+      // The limit falls as the replay drains (bytes the viewer read no longer count towards it), so
+      // live events never pile up beyond the cap after a large replay. Checked before sending, as
+      // the event streams do: one message may overshoot, never more.
+      const buffered = viewer.bufferedAmount;
+      const limit = Math.min(replayLimit, buffered + maxViewerBuffered);
+      if (limit < replayLimit) viewers.set(viewer, limit);
+      if (buffered > limit) {
         viewers.delete(viewer);
         viewer.terminate();
         continue;
@@ -193,7 +198,12 @@ export async function createInspector(options: InspectorOptions = {}): Promise<I
     }
   }
 
-  const inspector = stately.createWebSocketInspector({ url: `ws://127.0.0.1:${port}/app?key=${key}` });
+  // The adapter keeps only its last `maxDeferredEvents` (200 by default) until its socket opens; the
+  // supervisor flushes every actor's registration into it at once, so keep as many as the relay does.
+  const inspector = stately.createWebSocketInspector({
+    url: `ws://127.0.0.1:${port}/app?key=${key}`,
+    maxDeferredEvents: MAX_ACTORS + REPLAY_EVENTS,
+  });
   // Closing a socket that is still connecting makes the adapter retry forever: wait until it is open.
   let timeout: ReturnType<typeof setTimeout> | undefined;
   try {
