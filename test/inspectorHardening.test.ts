@@ -124,6 +124,32 @@ describe('the inspector relay disconnects a viewer that stops reading', () => {
     for (const inspector of started.splice(0)) await inspector.stop();
   });
 
+  /** A machine whose every snapshot carries `bytes` of context: inspection events of that size. */
+  const bloatMachine = (bytes: number) =>
+    createMachine({
+      id: 'bloat',
+      context: { filler: 'x'.repeat(bytes) },
+      initial: 'a',
+      states: { a: { on: { FLIP: 'b' } }, b: { on: { FLIP: 'a' } } },
+    });
+
+  /** A viewer of the relay's page, connected. */
+  async function connectViewer(url: string): Promise<WebSocket> {
+    const viewer = new WebSocket(url.replace('http:', 'ws:'), { origin: url.slice(0, -1) });
+    await new Promise<void>((resolve, reject) => {
+      viewer.once('open', () => resolve());
+      viewer.once('error', reject);
+    });
+    return viewer;
+  }
+
+  /** The viewer stops (or starts again) reading: the kernel buffers fill, then the relay's. */
+  const reading = (viewer: WebSocket, on: boolean) => {
+    const socket = (viewer as unknown as { _socket: import('node:net').Socket })._socket;
+    if (on) socket.resume();
+    else socket.pause();
+  };
+
   /**
    * The most bytes any relay-side socket held unsent just before a send, and the bytes the process's
    * inspector socket sent to the relay.
@@ -149,21 +175,10 @@ describe('the inspector relay disconnects a viewer that stops reading', () => {
     started.push(inspector);
     const cap = 4 << 20;
     // ~10 KB per snapshot, so that ~40 MB of events go to a viewer that reads none of them.
-    const filler = 'x'.repeat(10_000);
-    const machine = createMachine({
-      id: 'bloat',
-      context: { filler },
-      initial: 'a',
-      states: { a: { on: { FLIP: 'b' } }, b: { on: { FLIP: 'a' } } },
-    });
+    const machine = bloatMachine(10_000);
 
-    const viewer = new WebSocket(inspector.url.replace('http:', 'ws:'), { origin: inspector.url.slice(0, -1) });
-    await new Promise<void>((resolve, reject) => {
-      viewer.once('open', () => resolve());
-      viewer.once('error', reject);
-    });
-    // It stops reading: the kernel buffers fill, then the relay's.
-    (viewer as unknown as { _socket: import('node:net').Socket })._socket.pause();
+    const viewer = await connectViewer(inspector.url);
+    reading(viewer, false);
     let closed = false;
     viewer.on('close', () => {
       closed = true;
@@ -188,7 +203,7 @@ describe('the inspector relay disconnects a viewer that stops reading', () => {
     expect(watch.seen.inspected).toBeGreaterThan(8 * cap);
     expect(watch.seen.maxBuffered).toBeLessThanOrEqual(cap + 64 * 1024);
     // The relay dropped it: once it reads again, it finds the connection closed.
-    (viewer as unknown as { _socket: import('node:net').Socket })._socket.resume();
+    reading(viewer, true);
     for (let i = 0; i < 300 && !closed; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(closed).toBe(true);
   }, 30_000);
@@ -202,18 +217,9 @@ describe('the inspector relay disconnects a viewer that stops reading', () => {
     );
     const inspector = await createInspector({ port: 0, onReady: () => {}, maxViewerBufferedBytes: 64 * 1024 });
     started.push(inspector);
-    const machine = createMachine({
-      id: 'bloat',
-      context: { filler: 'x'.repeat(10_000) },
-      initial: 'a',
-      states: { a: { on: { FLIP: 'b' } }, b: { on: { FLIP: 'a' } } },
-    });
-    const viewer = new WebSocket(inspector.url.replace('http:', 'ws:'), { origin: inspector.url.slice(0, -1) });
-    await new Promise<void>((resolve, reject) => {
-      viewer.once('open', () => resolve());
-      viewer.once('error', reject);
-    });
-    (viewer as unknown as { _socket: import('node:net').Socket })._socket.pause();
+    const machine = bloatMachine(10_000);
+    const viewer = await connectViewer(inspector.url);
+    reading(viewer, false);
     const watch = watchServerSends();
     try {
       const actor = createActor(machine, { inspect: inspector.inspect }).start();
@@ -235,26 +241,17 @@ describe('the inspector relay disconnects a viewer that stops reading', () => {
     const cap = 64 * 1024;
     const inspector = await createInspector({ port: 0, onReady: () => {}, maxViewerBufferedBytes: cap });
     started.push(inspector);
-    const machine = createMachine({
-      id: 'bloat',
-      context: { filler: 'x'.repeat(5_000) },
-      initial: 'a',
-      states: { a: { on: { FLIP: 'b' } }, b: { on: { FLIP: 'a' } } },
-    });
+    const machine = bloatMachine(5_000);
     // ~400 actors of ~5 KB each: a replay of ~2 MB, far above the cap.
     const actors = Array.from({ length: 400 }, () => createActor(machine, { inspect: inspector.inspect }).start());
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const viewer = new WebSocket(inspector.url.replace('http:', 'ws:'), { origin: inspector.url.slice(0, -1) });
+    const viewer = await connectViewer(inspector.url);
     let received = 0;
     viewer.on('message', () => received++);
-    await new Promise<void>((resolve, reject) => {
-      viewer.once('open', () => resolve());
-      viewer.once('error', reject);
-    });
     // It reads the whole replay, then stops reading.
     for (let i = 0; i < 200 && received < actors.length; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(received).toBeGreaterThanOrEqual(actors.length);
-    (viewer as unknown as { _socket: import('node:net').Socket })._socket.pause();
+    reading(viewer, false);
     const watch = watchServerSends();
     try {
       const [actor] = actors;
