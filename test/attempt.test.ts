@@ -1,5 +1,5 @@
 /**
- * Direct unit tests of `Attempt` (src/task/attempt.ts) and `AttemptContext`
+ * Direct unit tests of `Attempt` (src/task/attempt.ts) and `BreakerCallContext`
  * (src/task/callContext.ts): what an attempt takes when it is created (the agent's in-flight slot,
  * a probe permit, its signal's place in the registry) and gives back, once, when it ends, for each
  * of its outcomes (docs/architecture.md, principle 10).
@@ -14,7 +14,7 @@ import { type Clock, createSupervisor } from '../src/index.js';
 import type { Agent } from '../src/pool/agent.js';
 import type { AgentPool } from '../src/pool/agentPool.js';
 import { Attempt, type AttemptHost, type AttemptOutcome, UNTIMED } from '../src/task/attempt.js';
-import { AttemptContext, type SignalRegistry } from '../src/task/callContext.js';
+import { type Abortable, BreakerCallContext, type SignalRegistry } from '../src/task/callContext.js';
 
 const OUTCOMES: readonly AttemptOutcome[] = ['succeeded', 'failed', 'timed-out', 'not-counted', 'abandoned'];
 const ABORTING: ReadonlySet<AttemptOutcome> = new Set(['timed-out', 'abandoned']);
@@ -23,12 +23,12 @@ const ABORTING: ReadonlySet<AttemptOutcome> = new Set(['timed-out', 'abandoned']
 function spyRegistry(abortAllReason: unknown = undefined) {
   const registry = {
     abortAllReason,
-    tracked: [] as AttemptContext[],
-    untracked: [] as AttemptContext[],
-    track(ctx: AttemptContext) {
+    tracked: [] as Abortable[],
+    untracked: [] as Abortable[],
+    track(ctx: Abortable) {
       registry.tracked.push(ctx);
     },
-    untrack(ctx: AttemptContext) {
+    untrack(ctx: Abortable) {
       registry.untracked.push(ctx);
     },
   };
@@ -301,88 +301,83 @@ describe('Attempt: what it takes and gives back', () => {
   });
 });
 
-describe('AttemptContext', () => {
-  const controllerOf = (ctx: AttemptContext) =>
-    (ctx as unknown as { controller: AbortController | undefined }).controller;
+describe("Attempt's signal and the stop registry", () => {
+  const controllerOf = (attempt: Attempt) =>
+    (attempt as unknown as { controller: AbortController | undefined }).controller;
 
   it('names its task and agent', () => {
-    expect(new AttemptContext(2, 'agent-x', 'given', 7).taskId).toBe('given');
-    const ctx = new AttemptContext(3, 'agent-y', undefined, 7);
-    expect(ctx.taskId).toBe('task-7');
-    expect(ctx.attempt).toBe(3);
-    expect(ctx.agentId).toBe('agent-y');
+    const { attempt } = setup();
+    const a = attempt();
+    expect(a.taskId).toMatch(/^task-\d+$/);
+    expect(a.attempt).toBe(1);
+    expect(a.agentId).toBe('a');
   });
 
   it('creates its signal on first read, once, and is tracked then', () => {
-    const registry = spyRegistry();
-    const ctx = new AttemptContext(1, 'a', undefined, 1, registry);
-    expect(controllerOf(ctx)).toBeUndefined();
-    expect(registry.tracked).toEqual([]);
-    const signal = ctx.signal;
-    expect(controllerOf(ctx)).toBeDefined();
+    const { attempt, host } = setup();
+    const a = attempt();
+    expect(controllerOf(a)).toBeUndefined();
+    expect(host.tracked).toEqual([]);
+    const signal = a.signal;
+    expect(controllerOf(a)).toBeDefined();
     expect(signal.aborted).toBe(false);
-    expect(ctx.signal).toBe(signal);
-    expect(registry.tracked).toEqual([ctx]);
+    expect(a.signal).toBe(signal);
+    expect(host.tracked).toEqual([a]);
   });
 
   it('abort(reason) aborts an existing signal now; a second abort keeps the first reason', () => {
-    const registry = spyRegistry();
-    const ctx = new AttemptContext(1, 'a', undefined, 1, registry);
-    const signal = ctx.signal;
+    const { attempt } = setup();
+    const a = attempt();
+    const signal = a.signal;
     const first = new Error('first');
-    ctx.abort(first);
+    a.abort(first);
     expect(signal.aborted).toBe(true);
     expect(signal.reason).toBe(first);
-    ctx.abort(new Error('second'));
+    a.abort(new Error('second'));
     expect(signal.reason).toBe(first);
   });
 
   it('abort(reason) before the first read: the signal starts aborted and is not tracked', () => {
-    const registry = spyRegistry();
-    const ctx = new AttemptContext(1, 'a', undefined, 1, registry);
+    const { attempt, host } = setup();
+    const a = attempt();
     const reason = new Error('early');
-    ctx.abort(reason);
-    expect(controllerOf(ctx)).toBeUndefined(); // still lazy
-    ctx.abort(new Error('later'));
-    expect(ctx.signal.aborted).toBe(true);
-    expect(ctx.signal.reason).toBe(reason);
-    expect(registry.tracked).toEqual([]);
+    a.abort(reason);
+    expect(controllerOf(a)).toBeUndefined(); // still lazy
+    a.abort(new Error('later'));
+    expect(a.signal.aborted).toBe(true);
+    expect(a.signal.reason).toBe(reason);
+    expect(host.tracked).toEqual([]);
   });
 
   it('a registry that aborts everything: a signal read now starts aborted with its reason, untracked', () => {
+    const { attempt, host } = setup();
     const reason = new Error('stopping');
-    const registry = spyRegistry(reason);
-    const ctx = new AttemptContext(1, 'a', undefined, 1, registry);
-    expect(ctx.signal.aborted).toBe(true);
-    expect(ctx.signal.reason).toBe(reason);
-    expect(registry.tracked).toEqual([]);
+    (host as { abortAllReason: unknown }).abortAllReason = reason;
+    const a = attempt();
+    expect(a.signal.aborted).toBe(true);
+    expect(a.signal.reason).toBe(reason);
+    expect(host.tracked).toEqual([]);
   });
 
-  it('finished() untracks a context whose signal was read, once', () => {
-    const registry = spyRegistry();
-    const ctx = new AttemptContext(1, 'a', undefined, 1, registry);
-    void ctx.signal;
-    ctx.finished();
-    ctx.finished();
-    expect(registry.untracked).toEqual([ctx]);
+  it('a signal first read after the attempt ended is not tracked, and the registry hears nothing', () => {
+    const { attempt, host } = setup();
+    const a = attempt();
+    a.end('succeeded');
+    expect(host.untracked).toEqual([]);
+    expect(a.signal.aborted).toBe(false);
+    expect(host.tracked).toEqual([]);
+    expect(host.untracked).toEqual([]);
   });
+});
 
-  it('finished() of a context whose signal was never read tells the registry nothing, now or later', () => {
-    const registry = spyRegistry();
-    const ctx = new AttemptContext(1, 'a', undefined, 1, registry);
-    ctx.finished();
-    expect(registry.untracked).toEqual([]);
-    expect(ctx.signal.aborted).toBe(false);
-    expect(registry.tracked).toEqual([]);
-    ctx.finished();
-    expect(registry.untracked).toEqual([]);
-  });
-
-  it('works without a registry', () => {
-    const ctx = new AttemptContext(1, 'a', undefined, 1);
+describe('BreakerCallContext (a standalone breaker call)', () => {
+  it('is the first attempt of no task, with a signal created on first read, once', () => {
+    const ctx = new BreakerCallContext('payments');
+    expect(ctx.attempt).toBe(1);
+    expect(ctx.taskId).toBe('');
+    expect(ctx.agentId).toBe('payments');
     const signal = ctx.signal;
-    ctx.abort('why');
-    expect(signal.reason).toBe('why');
-    ctx.finished();
+    expect(signal.aborted).toBe(false);
+    expect(ctx.signal).toBe(signal);
   });
 });

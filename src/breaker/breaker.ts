@@ -35,7 +35,7 @@ import { type SampledBreaker, sampleDue } from '../common/latencySampler.js';
 import { rejectLater } from '../common/rejectLater.js';
 import type { AgentSnapshot } from '../supervisor/snapshot.js';
 import { UNTIMED } from '../task/attempt.js';
-import { AttemptContext, type CallContext } from '../task/callContext.js';
+import { BreakerCallContext, type CallContext } from '../task/callContext.js';
 import { FailureWindow } from './failureWindow.js';
 import { LatencyHistogram } from './latencyHistogram.js';
 import { validateBreakerOptions } from './validateBreakerOptions.js';
@@ -396,7 +396,7 @@ export class Breaker implements CircuitBreaker, SampledBreaker {
     this.callStarted();
     let value: T;
     try {
-      value = await fn(new AttemptContext(1, this.id, '', 0));
+      value = await fn(new BreakerCallContext(this.id));
     } catch (error) {
       this.inFlightCount--;
       const now = clock.now();

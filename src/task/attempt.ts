@@ -9,7 +9,7 @@
  */
 import type { Clock } from '../../machines/breakerOptions.js';
 import type { Agent } from '../pool/agent.js';
-import { abortSignal, type CallContext, type LazySignal, lazySignal, type SignalRegistry } from './callContext.js';
+import type { Abortable, CallContext, SignalRegistry } from './callContext.js';
 
 /**
  * How an attempt ended:
@@ -32,12 +32,10 @@ export interface AttemptHost extends SignalRegistry {
   attemptEnded(agent: Agent): void;
 }
 
-// Not a subclass of AttemptContext: on the healthy path a derived class's construction cost more
-// than the rest of the attempt (bench/profile/loop.js route). The signal code is shared instead.
-export class Attempt implements CallContext, LazySignal {
-  controller: AbortController | undefined = undefined;
-  abortReason: unknown = undefined;
-  aborted = false;
+export class Attempt implements CallContext, Abortable {
+  private controller: AbortController | undefined = undefined;
+  private abortReason: unknown = undefined;
+  private aborted = false;
   /** Clock time the attempt ended (set by `end`; NaN for an untimed success). */
   endedAt = Number.NaN;
   private ended = false;
@@ -65,21 +63,34 @@ export class Attempt implements CallContext, LazySignal {
     return this.agent.id;
   }
 
-  /** The supervisor tracks the signal while the attempt runs (for `stop()`); nobody after it ended. */
-  get registry(): SignalRegistry | undefined {
-    return this.ended ? undefined : this.host;
-  }
-
   get taskId(): string {
     return this.givenTaskId ?? `task-${this.taskNumber}`;
   }
 
+  /**
+   * Created on first read. While the attempt runs the supervisor tracks it (so `stop()` can abort
+   * it), or it starts aborted if `stop()` already gave up on every attempt; once the attempt ended
+   * nobody tracks it, and it starts aborted if the attempt was.
+   */
   get signal(): AbortSignal {
-    return lazySignal(this);
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      const host = this.host;
+      if (!this.ended && !this.aborted) {
+        if (host.abortAllReason !== undefined) this.abort(host.abortAllReason);
+        else host.track(this);
+      }
+      if (this.aborted) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
   }
 
+  /** Aborts the signal, now if it exists or the moment it is first read. The first reason stays. */
   abort(reason: unknown): void {
-    abortSignal(this, reason);
+    if (this.aborted) return;
+    this.aborted = true;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
   }
 
   /**
@@ -138,7 +149,7 @@ export class Attempt implements CallContext, LazySignal {
       default:
         return assertNever(outcome);
     }
-    if (this.controller !== undefined) this.host.untrack(this); // a signal read later is not tracked: `registry`
+    if (this.controller !== undefined) this.host.untrack(this); // one first read later is not tracked
     if (this.agent.draining) this.host.attemptEnded(this.agent);
     return true;
   }

@@ -25,7 +25,7 @@ import type {
   SupervisorPhase,
 } from '../supervisor/supervisorTypes.js';
 import { Attempt, UNTIMED } from './attempt.js';
-import type { AttemptContextLike } from './callContext.js';
+import type { Abortable } from './callContext.js';
 import { DeadlineQueue } from './deadlineQueue.js';
 import type { RetryBudget } from './retryBudget.js';
 import { RunningTasks } from './runningTasks.js';
@@ -82,7 +82,7 @@ export class TaskRouter implements SupervisorCore {
   /** Whether `route()` without options may run a closed agent's attempt here (no retry budget or panic). */
   private readonly fastPath: boolean;
   private readonly failureLog: RingBuffer<StoredFailure>;
-  private readonly signalled = new Set<AttemptContextLike>();
+  private readonly signalled = new Set<Abortable>();
   private taskCounter = 0;
   /**
    * What an outage rejection lists, kept until the pool changes: every task is rejected with the
@@ -334,10 +334,10 @@ export class TaskRouter implements SupervisorCore {
   }
 
   // SignalRegistry: attempts whose signal exists, so stop() can abort them.
-  track(ctx: AttemptContextLike): void {
+  track(ctx: Abortable): void {
     this.signalled.add(ctx);
   }
-  untrack(ctx: AttemptContextLike): void {
+  untrack(ctx: Abortable): void {
     this.signalled.delete(ctx);
   }
 
