@@ -185,15 +185,14 @@ export class TaskRouter implements SupervisorCore {
     try {
       result = (agent.run as RunFunction)(task, attempt);
     } catch (error) {
-      // Only the agent's callbacks end this attempt: a synchronous failure always gets a TaskRun.
-      return this.firstAttemptFailed(attempt, task, error) as Promise<unknown>;
+      return this.firstAttemptFailed(attempt, task, error);
     }
     let chained: Promise<unknown> | undefined;
     try {
       chained = chain(result, onValue, onError);
     } catch (error) {
       // A fake promise (made from Promise.prototype, not one): a failed attempt.
-      return this.firstAttemptFailed(attempt, task, error) as Promise<unknown>;
+      return this.firstAttemptFailed(attempt, task, error);
     }
     if (chained !== undefined) return chained;
     try {
@@ -217,15 +216,14 @@ export class TaskRouter implements SupervisorCore {
   }
 
   private firstAttemptSucceeded(attempt: Attempt, value: unknown): unknown {
-    if (!attempt.end('succeeded')) return value; // ended already: counted once, by whoever ended it
+    attempt.end('succeeded'); // chain() calls back once: nothing else ends a first attempt
     this.routingEvents++;
     this.tasksSucceeded++;
     this.running.ended();
     return value;
   }
 
-  private firstAttemptFailed(attempt: Attempt, task: unknown, error: unknown): Promise<unknown> | undefined {
-    if (attempt.isEnded) return undefined; // a second callback from the agent: the task has its outcome
+  private firstAttemptFailed(attempt: Attempt, task: unknown, error: unknown): Promise<unknown> {
     const run = new TaskRun(this, { task, taskNumber: attempt.taskNumber, timeoutMs: 0 });
     return run.resumeAfterFailedAttempt(attempt, error);
   }

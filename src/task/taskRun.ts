@@ -188,13 +188,13 @@ export class TaskRun implements Deadline, TaskEligibility, StoppableTask {
     }
   }
 
+  // chain() calls these once, and a chained task has no signal or deadline to end its attempt first.
   private readonly onValue = (value: unknown): unknown => {
-    this.succeeded(value); // false for a second callback: nothing is counted twice
+    this.succeeded(value);
     return value;
   };
 
-  private readonly onError = (error: unknown): Promise<unknown> | undefined => {
-    if ((this.current as Attempt).isEnded) return undefined; // a second callback: the task has its outcome
+  private readonly onError = (error: unknown): Promise<unknown> => {
     if (this.failed(error, 'failed')) return this.runChained();
     throw this.finalError(error);
   };
