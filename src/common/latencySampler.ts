@@ -1,7 +1,7 @@
 /**
  * When a healthy call on the default clock is timed. Reading `Date.now()` at both ends of every
- * call costs ~45 ns each, which took the healthy route from 0.58× to 1.38× of cockatiel's overhead
- * (bench case `route-priority`, measured side by side). So a call that no decision depends on is
+ * call added ~60 ns a call, which took the healthy route from 0.58× to 1.38× of cockatiel's overhead
+ * (bench case `route-priority`, measured side by side; docs/architecture.md, principle 12). So a call that no decision depends on is
  * timed by sampling: each breaker's first call in every heartbeat (100 ms), and every
  * `SAMPLE_EVERY`th call it starts (its count of started calls, kept anyway, so the check writes
  * nothing). A sampled call reads the clock exactly at both ends; an unsampled one reads nothing. The heartbeat only says *when* to measure, never *what time it is*, so a late or
