@@ -12,6 +12,7 @@ import {
   createSupervisor,
   type DashboardServer,
   type Supervisor,
+  type SupervisorOptions,
   type SupervisorSnapshot,
   serveDashboard,
 } from '../src/index.js';
@@ -47,6 +48,20 @@ function tracked<T extends Supervisor>(supervisor: T): T {
 const fail = async (): Promise<never> => {
   throw new Error('down');
 };
+
+/** A supervisor of one agent `a` that fails until `agent.healthy` is set, one attempt per task. */
+function oneSwitchableAgent(clock: SimulatedClock, breaker: NonNullable<SupervisorOptions['breaker']>) {
+  const agent = { healthy: false };
+  const supervisor = tracked(
+    createSupervisor({
+      clock,
+      routing: { maxAttempts: 1 },
+      breaker,
+      agents: [{ id: 'a', run: async () => (agent.healthy ? 'ok' : fail()) }],
+    }),
+  );
+  return { supervisor, agent };
+}
 
 /** A snapshot of one agent that failed once, taken at 1,000. */
 function oneAgentSnapshot(): SupervisorSnapshot {
@@ -214,22 +229,14 @@ describe('item 3: the time-based rate window forgets a reused bucket', () => {
 
   it('a supervisor agent with the same policy stays closed and routable', async () => {
     const clock = new SimulatedClock();
-    let healthy = false;
-    const supervisor = tracked(
-      createSupervisor({
-        clock,
-        routing: { maxAttempts: 1 },
-        breaker: { trip },
-        agents: [{ id: 'a', run: async () => (healthy ? 'ok' : fail()) }],
-      }),
-    );
+    const { supervisor, agent } = oneSwitchableAgent(clock, { trip });
     clock.set(10);
     for (let i = 0; i < 4; i++) await supervisor.route(i).catch(() => {});
     clock.set(1010);
-    healthy = true;
+    agent.healthy = true;
     await supervisor.route('ok');
     clock.set(60_000);
-    healthy = false;
+    agent.healthy = false;
     await supervisor.route('late').catch(() => {});
     expect(supervisor.getAgent('a')?.state).toBe('closed');
     expect(supervisor.getHealthStatus().openCircuits).toBe(0);
@@ -285,15 +292,11 @@ describe('item 7: shard actors stay bounded under agent churn', () => {
 describe('item 12: failure_count is the consecutive failures of the current closed period', () => {
   it('stays at the count that tripped the circuit through failed probes, on every surface, and resets on close', async () => {
     const clock = new SimulatedClock();
-    let healthy = false;
-    const supervisor = tracked(
-      createSupervisor({
-        clock,
-        routing: { maxAttempts: 1 },
-        breaker: { failureThreshold: 3, halfOpenMaxCalls: 1, backoff: { initialMs: 1000, multiplier: 2 } },
-        agents: [{ id: 'a', run: async () => (healthy ? 'ok' : fail()) }],
-      }),
-    );
+    const { supervisor, agent } = oneSwitchableAgent(clock, {
+      failureThreshold: 3,
+      halfOpenMaxCalls: 1,
+      backoff: { initialMs: 1000, multiplier: 2 },
+    });
     const server = await serveDashboard(supervisor, { port: 0 });
     servers.push(server);
     const surfaces = async () => {
@@ -326,7 +329,7 @@ describe('item 12: failure_count is the consecutive failures of the current clos
     }
 
     clock.increment(backoff);
-    healthy = true;
+    agent.healthy = true;
     await supervisor.route('recovered');
     expect(supervisor.getAgent('a')?.state).toBe('closed');
     expect(await surfaces()).toEqual(everywhere(0));
